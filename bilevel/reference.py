@@ -1,0 +1,132 @@
+"""Autograd references: the FoE energy written as a plain differentiable function, and an
+autograd-only hypergradient (the baseline of ``benchmarks/bench_core.py``).
+
+These are deliberately straightforward: lower-level gradients by ``torch.autograd.grad``,
+Hessian-vector products by double backward, fixed-step FISTA with a power-method step size, and the
+mixed product by differentiating ``<grad_x h, q>`` in ``theta``. Tests compare the analytic products
+of :mod:`bilevel.foe` with them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from .foe import FieldOfExperts
+from .padding import pad
+
+
+def foe_value(family: FieldOfExperts, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``R_theta(x_i)`` per image via ordinary differentiable torch operations."""
+    prm = family.unpack(theta)
+    u = F.conv2d(pad(x, family.kernel_size // 2, family.padding), prm.kernels)
+    nu = torch.exp(prm.log_nu).view(1, -1, 1, 1)
+    psi = torch.sqrt(u * u + nu * nu) - nu
+    return (psi.sum(dim=(2, 3)) * torch.exp(prm.log_scale + prm.log_weights)).sum(dim=1)
+
+
+def lower_energy(family, operator, mu, theta, x, y) -> torch.Tensor:
+    """``h_i(x_i, theta)`` per image (autograd-friendly)."""
+    res = operator.forward(x) - y
+    return 0.5 * res.pow(2).sum(dim=(1, 2, 3)) + foe_value(family, theta, x) + 0.5 * mu * x.pow(2).sum(dim=(1, 2, 3))
+
+
+class ReferenceResult(NamedTuple):
+    grad: torch.Tensor
+    x: torch.Tensor
+    q: torch.Tensor
+    lower_iterations: int
+    cg_iterations: int
+    power_iterations: int
+    wall_time: float
+
+
+def autograd_hypergradient(
+    family: FieldOfExperts,
+    operator,
+    mu: float,
+    modulus: float,
+    theta: torch.Tensor,
+    y: torch.Tensor,
+    x_star: torch.Tensor,
+    eps: float,
+    delta: float,
+    power_iterations: int = 20,
+    max_iter: int = 20000,
+) -> ReferenceResult:
+    """Mean hypergradient computed with autograd only (a baseline, not certified).
+
+    Stops the batch when every image satisfies ``||grad h_i|| <= modulus eps`` (the same rule as
+    :func:`bilevel.solvers.solve_lower`) and CG when every residual is ``<= delta``.
+    """
+    t0 = time.perf_counter()
+    th = theta.detach()
+
+    def grad_h(x: torch.Tensor, create_graph: bool = False, th=th) -> torch.Tensor:
+        with torch.enable_grad():
+            if not x.requires_grad:
+                x = x.detach().requires_grad_(True)
+            e = lower_energy(family, operator, mu, th, x, y).sum()
+            return torch.autograd.grad(e, x, create_graph=create_graph)[0]
+
+    # power method for the step size, on the Hessian at x = 0: with zero-mean kernels u = K 0 = 0,
+    # where psi'' = 1/nu is maximal, so this estimates the global smoothness constant from below
+    x = operator.adjoint(y).detach().clone()
+    with torch.enable_grad():
+        xr = torch.zeros_like(x).requires_grad_(True)
+        g = grad_h(xr, create_graph=True)
+        v = torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype).to(y.device)
+        lam = 1.0
+        for _ in range(power_iterations):  # noqa: B007
+            v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            hv = torch.autograd.grad(g, xr, v, retain_graph=True)[0]
+            lam = float((v * hv).flatten(1).sum(dim=1).max())
+            v = hv
+    L = 1.05 * lam
+    # plain FISTA with fixed step 1/L
+    xk, yk, t = x, x, 1.0
+    its = 0
+    tol = modulus * eps
+    while its < max_iter:
+        g = grad_h(yk)
+        if float(g.flatten(1).norm(dim=1).max()) <= tol:
+            xk = yk
+            break
+        xn = yk - g / L
+        tn = 0.5 * (1 + math.sqrt(1 + 4 * t * t))
+        yk = xn + ((t - 1) / tn) * (xn - xk)
+        xk, t = xn, tn
+        its += 1
+    xs = xk.detach()
+    # CG with double-backward Hessian-vector products
+    b = 2.0 * (xs - x_star)
+    with torch.enable_grad():
+        xr = xs.clone().requires_grad_(True)
+        g = grad_h(xr, create_graph=True)
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            return torch.autograd.grad(g, xr, v, retain_graph=True)[0]
+
+        q = torch.zeros_like(b)
+        r = b.clone()
+        p = r.clone()
+        rs = r.flatten(1).pow(2).sum(dim=1)
+        cg_its = 0
+        while float(rs.sqrt().max()) > delta and cg_its < max_iter:
+            hp = hvp(p)
+            alpha = rs / (p * hp).flatten(1).sum(dim=1)
+            q = q + alpha.view(-1, 1, 1, 1) * p
+            r = r - alpha.view(-1, 1, 1, 1) * hp
+            rs_new = r.flatten(1).pow(2).sum(dim=1)
+            p = r + (rs_new / rs).view(-1, 1, 1, 1) * p
+            rs = rs_new
+            cg_its += 1
+        # mixed product: grad_theta <grad_x h(x, theta), q>
+        thr = th.clone().requires_grad_(True)
+        gx = grad_h(xr, create_graph=True, th=thr)
+        z = -torch.autograd.grad((gx * q.detach()).sum(), thr)[0] / y.shape[0]
+    B = y.shape[0]
+    return ReferenceResult(z.detach(), xs, q.detach(), its * B, cg_its * B, power_iterations, time.perf_counter() - t0)

@@ -1,0 +1,328 @@
+r"""Batched solvers with per-image stopping: accelerated gradient and conjugate gradient.
+
+Stopping rules (DESIGN.md, "Accuracy"), one per image ``i``:
+
+* lower level: ``||grad_x h_i(x)|| <= mu_h eps_i``, which certifies ``||x - x^_i|| <= eps_i`` because
+  ``h_i`` is ``mu_h``-strongly convex (Ehrhardt & Roberts 2023);
+* conjugate gradient: ``||H_i q - b_i|| <= delta_i`` for the *true* residual (checked once more
+  with an explicit Hessian-vector product when the recursive residual says so).
+
+Converged images leave the batch: every ``check_every`` iterations the solver synchronises once,
+writes finished images to the output and continues with the rest (on the CPU ``check_every = 1``;
+on a GPU a larger value avoids a host synchronisation per iteration, and between checks finished
+images are frozen by masks, so iteration counts are exact in both cases).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable, NamedTuple
+
+import torch
+
+from .problem import BoundLowerLevel
+from .validate import check_like, check_positive_int, check_tolerance
+
+log = logging.getLogger(__name__)
+
+MOMENTUM_RULES = ("strongly_convex", "fista", "none")
+
+
+class LowerLevelResult(NamedTuple):
+    """Result of :func:`solve_lower` (one entry per image).
+
+    Attributes
+    ----------
+    x: approximate solutions ``(B, C, H, W)``.
+    iterations: gradient steps taken ``(B,)``.
+    grad_norm: ``||grad_x h_i(x_i)||`` at the returned points ``(B,)``.
+    converged: whether ``grad_norm <= mu_h eps`` ``(B,)``.
+    gradient_evals: gradient evaluations ``(B,)`` (iterations + 1).
+    modulus, smoothness: the ``mu_h`` and ``L_h`` used.
+    """
+
+    x: torch.Tensor
+    iterations: torch.Tensor
+    grad_norm: torch.Tensor
+    converged: torch.Tensor
+    gradient_evals: torch.Tensor
+    modulus: float
+    smoothness: float
+
+
+class CGResult(NamedTuple):
+    """Result of :func:`conjugate_gradient` (one entry per image).
+
+    Attributes
+    ----------
+    q: approximate solutions ``(B, C, H, W)``.
+    iterations: CG iterations ``(B,)``.
+    residual_norm: true residual ``||H q - b||`` at the returned ``q`` ``(B,)``.
+    converged: whether ``residual_norm <= delta`` ``(B,)``.
+    hvps: Hessian-vector products spent ``(B,)`` (iterations plus residual evaluations).
+    """
+
+    q: torch.Tensor
+    iterations: torch.Tensor
+    residual_norm: torch.Tensor
+    converged: torch.Tensor
+    hvps: torch.Tensor
+
+
+def _norms(v: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(v.flatten(1), dim=1)
+
+
+def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.view(-1, *([1] * (like.ndim - 1)))
+
+
+def default_check_every(device: torch.device) -> int:
+    """1 on the CPU (synchronising is free), 8 on accelerators."""
+    return 1 if device.type == "cpu" else 8
+
+
+def _as_per_image(tol, batch: int, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(tol, torch.Tensor):
+        return tol.to(dtype=like.dtype, device=like.device)
+    return torch.full((batch,), float(tol), dtype=like.dtype, device=like.device)
+
+
+def solve_lower(
+    lower: BoundLowerLevel,
+    eps,
+    x0: torch.Tensor | None = None,
+    *,
+    max_iter: int = 20000,
+    momentum: str = "strongly_convex",
+    restart: bool = True,
+    check_every: int | None = None,
+    stall_iters: int = 1000,
+) -> LowerLevelResult:
+    r"""Accelerated gradient descent on every ``h_i(., theta)``, stopped per image.
+
+    .. math::
+
+        x_{k+1} = y_k - \tfrac{1}{L_h} \nabla h(y_k), \qquad
+        y_{k+1} = x_{k+1} + \beta_k (x_{k+1} - x_k),
+
+    with ``beta = (sqrt(L_h) - sqrt(mu_h)) / (sqrt(L_h) + sqrt(mu_h))`` (``"strongly_convex"``),
+    the FISTA sequence (``"fista"``) or ``0`` (``"none"``), and, with ``restart``, the gradient
+    restart ``<grad h(y_k), x_{k+1} - x_k> > 0 => beta_k = 0`` of O'Donoghue & Candes. The
+    gradient at ``y_k`` doubles as the stopping test: an image stops at the first ``y_k`` with
+    ``||grad h(y_k)|| <= mu_h eps``, and ``y_k`` is returned.
+
+    Parameters
+    ----------
+    lower: the problem bound to ``theta`` and ``y``.
+    eps: certified distance, scalar or ``(B,)``; must be positive.
+    x0: warm start ``(B, C, H, W)``; defaults to ``A^T y``.
+    max_iter: iteration cap per image (an image that hits it is returned with ``converged=False``).
+    stall_iters: an image whose gradient norm has not dropped below 0.999 times its best value for
+        this many iterations is stopped with ``converged=False`` (typically the float32 precision
+        floor: use float64 or a larger ``eps``).
+    """
+    y = lower.y
+    B = y.shape[0]
+    eps = check_tolerance("eps", eps, B)
+    check_positive_int("max_iter", max_iter, minimum=0)
+    check_positive_int("stall_iters", stall_iters)
+    if momentum not in MOMENTUM_RULES:
+        raise ValueError(f"unknown momentum rule {momentum!r}; use one of {MOMENTUM_RULES}")
+    if x0 is None:
+        x0 = lower.initial_point()
+    else:
+        check_like("x0", x0, "y", y)
+        if not bool(torch.isfinite(x0).all()):
+            raise ValueError("x0 contains NaN or infinite values; pass x0=None to start from A^T y")
+    check_every = check_every or default_check_every(y.device)
+    mu_h, L_h = lower.modulus, lower.smoothness
+    step = 1.0 / L_h
+    beta_sc = (math.sqrt(L_h) - math.sqrt(mu_h)) / (math.sqrt(L_h) + math.sqrt(mu_h))
+    tol_all = _as_per_image(eps, B, y) * mu_h
+
+    out_x = x0.clone()
+    out_it = torch.zeros(B, dtype=torch.long, device=y.device)
+    out_gn = torch.zeros(B, dtype=y.dtype, device=y.device)
+
+    active = torch.arange(B, device=y.device)
+    index: torch.Tensor | None = None  # None while every image is active (no gather needed)
+    xa = x0
+    ya = x0
+    sol = x0.clone()
+    gsol = torch.zeros(B, dtype=y.dtype, device=y.device)
+    done = torch.zeros(B, dtype=torch.bool, device=y.device)
+    it = torch.zeros(B, dtype=torch.long, device=y.device)
+    tol = tol_all
+    t = torch.ones(B, dtype=y.dtype, device=y.device)
+    best = torch.full((B,), math.inf, dtype=y.dtype, device=y.device)
+    last_best = torch.zeros(B, dtype=torch.long, device=y.device)
+    for k in range(max_iter + 1):
+        g = lower.gradient(ya, index)
+        gn = _norms(g)
+        improved = gn < 0.999 * best
+        best = torch.where(improved, gn, best)
+        last_best = torch.where(improved, torch.full_like(last_best, k), last_best)
+        stalled = (k - last_best) >= stall_iters
+        newly = ~done if k == max_iter else ((gn <= tol) | stalled) & ~done
+        sol = torch.where(_bcast(newly, ya), ya, sol)
+        gsol = torch.where(newly, gn, gsol)
+        done = done | newly
+        it = it + (~done).long()
+        if (k + 1) % check_every == 0 or k == max_iter:
+            if not bool(torch.isfinite(gn).all()):
+                raise FloatingPointError(
+                    "the lower-level iteration produced non-finite gradients; theta may be extreme "
+                    "(check the step size of the upper level) or the data contain huge values"
+                )
+            if bool(done.any()):
+                fin = done.nonzero().squeeze(1)
+                rows = active.index_select(0, fin)
+                out_x.index_copy_(0, rows, sol.index_select(0, fin))
+                out_it.index_copy_(0, rows, it.index_select(0, fin))
+                out_gn.index_copy_(0, rows, gsol.index_select(0, fin))
+                keep = (~done).nonzero().squeeze(1)
+                if keep.numel() == 0:
+                    break
+                active = active.index_select(0, keep)
+                index = active
+                xa, ya, g, sol = (v.index_select(0, keep) for v in (xa, ya, g, sol))
+                gsol, done, it, tol, t, best, last_best = (
+                    v.index_select(0, keep) for v in (gsol, done, it, tol, t, best, last_best)
+                )
+        x_new = ya - step * g
+        if momentum == "strongly_convex":
+            beta = torch.full_like(t, beta_sc)
+        elif momentum == "fista":
+            t_new = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t))
+            beta = (t - 1.0) / t_new
+            t = t_new
+        else:
+            beta = torch.zeros_like(t)
+        if restart and momentum != "none":
+            bad = (g * (x_new - xa)).flatten(1).sum(dim=1) > 0
+            beta = torch.where(bad, torch.zeros_like(beta), beta)
+            t = torch.where(bad, torch.ones_like(t), t)
+        ya = x_new + _bcast(beta, x_new) * (x_new - xa)
+        xa = x_new
+    converged = out_gn <= tol_all
+    if not bool(converged.all()):
+        log.warning(
+            "lower-level solver stopped before ||grad h|| <= mu eps on %d of %d images (max_iter=%d or no "
+            "progress for %d iterations; largest ||grad h|| / (mu eps) = %.3g). In float32 this is usually "
+            "the precision floor: use float64 or a larger eps.",
+            int((~converged).sum()), B, max_iter, stall_iters, float((out_gn / tol_all).max()),
+        )
+    return LowerLevelResult(out_x, out_it, out_gn, converged, out_it + 1, mu_h, L_h)
+
+
+def conjugate_gradient(
+    hvp: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    b: torch.Tensor,
+    delta,
+    q0: torch.Tensor | None = None,
+    *,
+    max_iter: int = 5000,
+    check_every: int | None = None,
+    max_restarts: int = 3,
+) -> CGResult:
+    r"""Conjugate gradient on ``H_i q_i = b_i`` for every image, stopped per image.
+
+    ``hvp(v, index)`` returns ``H_i v_i`` for the images ``index`` (``None``: all). Stops image ``i``
+    when ``||b_i - H_i q_i|| <= delta_i``; the recursive residual is confirmed by one explicit
+    product at the end, and an image whose true residual still exceeds ``delta`` (rounding drift)
+    is restarted from its current ``q`` (at most ``max_restarts`` times).
+
+    Parameters
+    ----------
+    b: right-hand sides ``(B, C, H, W)``; a zero right-hand side returns ``q = 0`` at once.
+    delta: residual tolerance, scalar or ``(B,)``; must be positive.
+    q0: warm start (costs one extra product per image).
+    """
+    B = b.shape[0]
+    delta = check_tolerance("delta", delta, B)
+    check_positive_int("max_iter", max_iter, minimum=0)
+    if q0 is not None:
+        check_like("q0", q0, "b", b)
+        if not bool(torch.isfinite(q0).all()):
+            raise ValueError("q0 contains NaN or infinite values; pass q0=None to start from zero")
+    check_every = check_every or default_check_every(b.device)
+    tol_all = _as_per_image(delta, B, b)
+    q = torch.zeros_like(b) if q0 is None else q0.clone()
+    iters = torch.zeros(B, dtype=torch.long, device=b.device)
+    hvps = torch.zeros(B, dtype=torch.long, device=b.device)
+    if q0 is not None:
+        r = b - hvp(q, None)
+        hvps += 1
+    else:
+        r = b.clone()
+    todo = torch.arange(B, device=b.device)
+    for attempt in range(max_restarts + 1):
+        _cg_run(hvp, q, r, todo, tol_all, iters, hvps, max_iter, check_every)
+        # confirm with the true residual
+        index = None if todo.numel() == B else todo
+        res = b.index_select(0, todo) - hvp(q.index_select(0, todo), index)
+        hvps.index_add_(0, todo, torch.ones_like(todo))
+        rn = _norms(res)
+        r.index_copy_(0, todo, res)
+        bad = (rn > tol_all.index_select(0, todo)) & (iters.index_select(0, todo) < max_iter)
+        if not bool(bad.any()):
+            break
+        todo = todo[bad]
+    rnorm = _norms(r)
+    converged = rnorm <= tol_all
+    if not bool(converged.all()):
+        log.warning(
+            "CG did not reach delta on %d of %d images (largest residual / delta = %.3g)",
+            int((~converged).sum()), B, float((rnorm / tol_all).max()),
+        )
+    return CGResult(q, iters, rnorm, converged, hvps)
+
+
+def _cg_run(hvp, q, r, rows, tol_all, iters, hvps, max_iter, check_every) -> None:
+    """CG from ``(q[rows], r[rows])``, writing results back in place (``p_0 = r_0``)."""
+    B = q.shape[0]
+    active = rows
+    index = None if rows.numel() == B else rows
+    qa = q.index_select(0, rows)
+    ra = r.index_select(0, rows)
+    pa = ra.clone()
+    rs = _norms(ra) ** 2
+    tol = tol_all.index_select(0, rows)
+    done = torch.zeros(rows.numel(), dtype=torch.bool, device=q.device)
+    it = iters.index_select(0, rows)
+    start_it = it.clone()
+    k = 0
+    while True:
+        newly = (rs.sqrt() <= tol) | (it >= max_iter)
+        done = done | newly
+        if k % check_every == 0:
+            if not bool(torch.isfinite(rs).all()):
+                raise FloatingPointError("CG produced non-finite residuals; the Hessian may not be positive definite")
+            if bool(done.any()):
+                fin = done.nonzero().squeeze(1)
+                dst = active.index_select(0, fin)
+                q.index_copy_(0, dst, qa.index_select(0, fin))
+                r.index_copy_(0, dst, ra.index_select(0, fin))
+                iters.index_copy_(0, dst, it.index_select(0, fin))
+                hvps.index_add_(0, dst, (it - start_it).index_select(0, fin))
+                keep = (~done).nonzero().squeeze(1)
+                if keep.numel() == 0:
+                    return
+                active = active.index_select(0, keep)
+                index = active
+                qa, ra, pa, rs, tol, done, it, start_it = (
+                    v.index_select(0, keep) for v in (qa, ra, pa, rs, tol, done, it, start_it)
+                )
+        hp = hvp(pa, index)
+        php = (pa * hp).flatten(1).sum(dim=1)
+        live = ~done
+        alpha = torch.where(live & (php > 0), rs / torch.where(php > 0, php, torch.ones_like(php)), torch.zeros_like(rs))
+        qa = qa + _bcast(alpha, qa) * pa
+        ra = ra - _bcast(alpha, ra) * hp
+        rs_new = _norms(ra) ** 2
+        beta = torch.where(live, rs_new / torch.where(rs > 0, rs, torch.ones_like(rs)), torch.zeros_like(rs))
+        pa = ra + _bcast(beta, pa) * pa
+        rs = torch.where(live, rs_new, rs)
+        it = it + live.long()
+        k += 1

@@ -1,0 +1,142 @@
+"""FoE: analytic gradient, Hessian-vector and mixed products against autograd; certified constants."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bilevel.foe import PSI3_SUP, FieldOfExperts, difference_kernels
+from bilevel.padding import PADDING_MODES
+from bilevel.reference import foe_value
+
+
+def _setup(mode="reflect", per_expert=False, dtype=torch.float64, device="cpu", seed=0, shape=(2, 3, 11, 9)):
+    fam = FieldOfExperts(padding=mode, per_expert_smoothing=per_expert)
+    gen = torch.Generator().manual_seed(seed)
+    theta = fam.init_theta(perturbation=0.5, seed=seed) + 0.3 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64)
+    return fam, theta.to(dtype=dtype, device=device), x.to(dtype=dtype, device=device)
+
+
+def test_dimension_matches_paper():
+    assert FieldOfExperts().dim == 1482
+    assert FieldOfExperts(per_expert_smoothing=True).dim == 1491
+
+
+def test_pack_unpack_roundtrip():
+    fam = FieldOfExperts(num_experts=4, kernel_size=5, channels=2)
+    theta = torch.randn(fam.dim, dtype=torch.float64)
+    prm = fam.unpack(theta)
+    again = fam.pack(float(prm.log_scale), prm.log_weights, prm.log_nu, prm.kernels)
+    assert torch.equal(again, theta)
+    with pytest.raises(ValueError, match="shape"):
+        fam.unpack(torch.zeros(fam.dim + 1))
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("per_expert", [False, True])
+def test_value_gradient_hvp_mixed_against_autograd(mode, per_expert, device):
+    fam, theta, x = _setup(mode, per_expert, device=device)
+    R = fam.at(theta)
+    xr = x.clone().requires_grad_(True)
+    val = foe_value(fam, theta, xr)
+    assert torch.allclose(R.value(x), val.detach(), rtol=1e-12)
+    gx = torch.autograd.grad(val.sum(), xr, create_graph=True)[0]
+    assert torch.allclose(R.grad(x), gx.detach(), rtol=1e-10, atol=1e-12)
+    v = torch.randn_like(x)
+    hv = torch.autograd.grad((gx * v).sum(), xr)[0]
+    curv = R.curvature(x)
+    assert torch.allclose(R.hvp(curv, v), hv, rtol=1e-10, atol=1e-12)
+    # mixed product B^T q = grad_theta <grad_x R, q>
+    q = torch.randn_like(x)
+    thr = theta.clone().requires_grad_(True)
+    gx2 = torch.autograd.grad(foe_value(fam, thr, xr).sum(), xr, create_graph=True)[0]
+    ref = torch.autograd.grad((gx2 * q).sum(), thr)[0]
+    assert torch.allclose(R.mixed_vjp(x, q, curv), ref, rtol=1e-10, atol=1e-11)
+    per = R.mixed_vjp(x, q, curv, per_image=True)
+    assert per.shape == (x.shape[0], fam.dim)
+    for i in range(x.shape[0]):
+        gi = torch.autograd.grad(foe_value(fam, thr, xr[i:i + 1]).sum(), xr, create_graph=True)[0]
+        refi = torch.autograd.grad((gi * q).sum(), thr)[0]
+        assert torch.allclose(per[i], refi, rtol=1e-10, atol=1e-11)
+
+
+def test_hvp_with_index_selects_rows():
+    fam, theta, x = _setup()
+    R = fam.at(theta)
+    curv = R.curvature(x)
+    v = torch.randn_like(x)
+    idx = torch.tensor([1])
+    assert torch.allclose(R.hvp(curv, v[1:2], idx), R.hvp(curv, v)[1:2])
+
+
+def test_gradcheck_float64():
+    fam = FieldOfExperts(num_experts=2, kernel_size=3, channels=2)
+    gen = torch.Generator().manual_seed(3)
+    theta = (fam.init_theta() + 0.2 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    x = torch.rand(1, 2, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t, z: foe_value(fam, t, z), (theta, x))
+    R = fam.at(theta.detach())
+    # the analytic gradient is a function of x whose Jacobian is the analytic Hessian
+    assert torch.autograd.gradcheck(lambda z: R.grad(z), (x,))
+    assert torch.autograd.gradcheck(lambda t: fam.at(t).grad(x.detach()), (theta,))
+
+
+def test_projection_zero_mean_and_idempotent():
+    fam = FieldOfExperts()
+    theta = torch.randn(fam.dim, dtype=torch.float64)
+    p = fam.project(theta)
+    assert torch.allclose(fam.unpack(p).kernels.mean(dim=(1, 2, 3)), torch.zeros(10, dtype=torch.float64), atol=1e-15)
+    assert torch.allclose(fam.project(p), p)
+    # only kernels change
+    ks = fam.kernel_slice
+    assert torch.equal(p[: ks.start], theta[: ks.start])
+
+
+def test_init_is_documented_and_deterministic():
+    fam = FieldOfExperts()
+    a, b = fam.init_theta(perturbation=0.1, seed=4), fam.init_theta(perturbation=0.1, seed=4)
+    assert torch.equal(a, b)
+    ker = fam.unpack(fam.init_theta()).kernels
+    assert torch.allclose(ker.mean(dim=(1, 2, 3)), torch.zeros(10, dtype=torch.float64), atol=1e-15)
+    assert torch.allclose(ker.flatten(1).norm(dim=1), torch.ones(10, dtype=torch.float64))
+    assert torch.allclose(ker, difference_kernels(10, 3, 7), atol=1e-15)
+    with pytest.raises(ValueError):
+        fam.init_theta(scale=-1.0)
+
+
+def _dense_hessian(R, x):
+    n = x.numel()
+    curv = R.curvature(x)
+    eye = torch.eye(n, dtype=x.dtype).view(n, *x.shape[1:])
+    cols = [R.hvp(type(curv)(*(c.expand(n, *c.shape[1:]) for c in curv)), eye)]
+    return cols[0].reshape(n, n)
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_grad_lipschitz_bound_is_certified(mode):
+    fam = FieldOfExperts(num_experts=3, kernel_size=3, channels=2, padding=mode)
+    gen = torch.Generator().manual_seed(5)
+    theta = fam.init_theta(perturbation=0.7, seed=2) + 0.2 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
+    R = fam.at(theta)
+    H, W = 5, 6
+    bound = R.grad_lipschitz_bound(H, W)
+    kn2 = R.kernel_norm_sq_bound(H, W)
+    for _ in range(5):
+        x = 0.3 * torch.randn(1, 2, H, W, generator=gen, dtype=torch.float64)
+        Hd = _dense_hessian(R, x)
+        assert np.linalg.eigvalsh(Hd.numpy()).max() <= bound + 1e-10
+    # each ||K_j||^2 below its Gershgorin bound
+    for j in range(3):
+        n = 2 * H * W
+        eye = torch.eye(n, dtype=torch.float64).view(n, 2, H, W)
+        Kj = R.forward(eye)[:, j].reshape(n, -1)
+        assert np.linalg.norm(Kj.numpy(), 2) ** 2 <= float(kn2[j]) + 1e-10
+
+
+def test_psi_third_derivative_constant():
+    u = np.linspace(-5, 5, 200001)
+    nu = 0.7
+    psi3 = -3 * nu**2 * u / (u**2 + nu**2) ** 2.5
+    assert np.abs(psi3).max() <= PSI3_SUP / nu**2 + 1e-12
+    assert np.abs(psi3).max() == pytest.approx(PSI3_SUP / nu**2, rel=1e-6)

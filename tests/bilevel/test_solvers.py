@@ -1,0 +1,98 @@
+"""Lower-level solver and CG: certified stopping, masks, warm starts."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bilevel.foe import FieldOfExperts
+from bilevel.operators import GaussianBlur, Identity
+from bilevel.problem import LowerLevelProblem
+from bilevel.solvers import conjugate_gradient, solve_lower
+
+
+def _bound(seed=0, op=None, mu=0.0, shape=(3, 3, 10, 10), scale=0.1, nu=0.03):
+    fam = FieldOfExperts(num_experts=4, kernel_size=3)
+    gen = torch.Generator().manual_seed(seed)
+    theta = fam.init_theta(scale=scale, nu=nu)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64)
+    op = op or Identity()
+    y = op.forward(x) + 0.1 * torch.randn(shape, generator=gen, dtype=torch.float64)
+    return LowerLevelProblem(op, fam, mu).bind(theta, y)
+
+
+@pytest.mark.parametrize("momentum", ["strongly_convex", "fista", "none"])
+@pytest.mark.parametrize("check_every", [1, 7])
+def test_stopping_rule_certifies_distance(momentum, check_every):
+    lower = _bound()
+    eps = 1e-4
+    res = solve_lower(lower, eps, momentum=momentum, check_every=check_every)
+    assert bool(res.converged.all())
+    g = lower.gradient(res.x).flatten(1).norm(dim=1)
+    assert torch.allclose(g, res.grad_norm, rtol=1e-10)
+    assert bool((g <= lower.modulus * eps).all())
+    exact = solve_lower(lower, 1e-12).x
+    assert bool(((res.x - exact).flatten(1).norm(dim=1) <= eps).all())
+    assert torch.equal(res.gradient_evals, res.iterations + 1)
+
+
+def test_check_every_does_not_change_iterations():
+    lower = _bound(seed=3)
+    a = solve_lower(lower, 1e-6, check_every=1)
+    b = solve_lower(lower, 1e-6, check_every=5)
+    assert torch.equal(a.iterations, b.iterations)
+    assert torch.equal(a.x, b.x)
+
+
+def test_per_image_eps_and_warm_start():
+    lower = _bound(seed=1)
+    eps = torch.tensor([1e-2, 1e-5, 1e-8], dtype=torch.float64)
+    res = solve_lower(lower, eps)
+    assert res.iterations[0] < res.iterations[1] < res.iterations[2]
+    again = solve_lower(lower, 1e-8, x0=res.x)
+    assert int(again.iterations[2]) == 0
+    assert bool((again.iterations[:2] > 0).all())
+
+
+def test_max_iter_reports_not_converged(caplog):
+    lower = _bound()
+    with caplog.at_level("WARNING"):
+        res = solve_lower(lower, 1e-10, max_iter=3)
+    assert not bool(res.converged.any())
+    assert bool((res.iterations == 3).all())
+    assert "stopped before" in caplog.text
+
+
+def test_deblurring_needs_and_uses_mu():
+    lower = _bound(op=GaussianBlur(5, 1.0), mu=0.05)
+    assert lower.modulus == pytest.approx(0.05)
+    res = solve_lower(lower, 1e-4)
+    assert bool(res.converged.all())
+
+
+def test_cg_per_image_residuals_and_warm_start():
+    lower = _bound(seed=4)
+    x = solve_lower(lower, 1e-8).x
+    curv = lower.curvature(x)
+    gen = torch.Generator().manual_seed(0)
+    b = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    b[1] = 0.0  # guarded zero right-hand side
+    delta = torch.tensor([1e-3, 1e-3, 1e-9], dtype=torch.float64)
+    res = conjugate_gradient(lambda v, i: lower.hvp(curv, v, i), b, delta)
+    true_r = (lower.hvp(curv, res.q) - b).flatten(1).norm(dim=1)
+    assert torch.allclose(true_r, res.residual_norm, rtol=1e-6, atol=1e-14)
+    assert bool((true_r <= delta).all())
+    assert int(res.iterations[1]) == 0 and float(res.q[1].abs().max()) == 0.0
+    assert res.iterations[0] < res.iterations[2]
+    warm = conjugate_gradient(lambda v, i: lower.hvp(curv, v, i), b, 1e-3, q0=res.q)
+    assert int(warm.iterations.sum()) == 0
+    assert bool((warm.hvps >= 1).all())
+
+
+def test_bad_solver_options():
+    lower = _bound()
+    with pytest.raises(ValueError, match="momentum"):
+        solve_lower(lower, 1e-3, momentum="heavy")
+    with pytest.raises(ValueError, match="max_iter"):
+        solve_lower(lower, 1e-3, max_iter=-1)
+    with pytest.raises(ValueError, match="eps"):
+        solve_lower(lower, torch.tensor([1e-3, -1.0, 1e-3], dtype=torch.float64))

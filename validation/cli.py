@@ -1,0 +1,44 @@
+"""``isgd``: the one entry point. Each subcommand belongs to the package that implements it;
+this module only assembles them (``bilevel`` never imports ``validation``)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bilevel import cli as bilevel_cli
+
+log = logging.getLogger("isgd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isgd",
+        description="Bilevel learning with inexact stochastic gradients: certified FoE hypergradients, "
+                    "ISGD and MAID, and checks of the paper's claims.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser("demo", help="the main job on the embedded data (what `make demo` runs)",
+                          description="Run the main job on the embedded photographs: certified hypergradients of FoE "
+                                      "denoising and deblurring, one row per image.")
+    bilevel_cli.add_hypergradient_demo_arguments(demo)
+    demo.set_defaults(func=bilevel_cli.run_hypergradient_demo)
+    bilevel_cli.build_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    bilevel_cli.setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
+        log.error("error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
