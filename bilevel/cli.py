@@ -58,6 +58,15 @@ def run_hypergradient_demo(args: argparse.Namespace) -> int:
 
 def build_parser(sub: argparse._SubParsersAction) -> None:
     """Register the learning commands on a subparser collection (shared with ``isgd``)."""
+    from .train import add_train_arguments, run_train
+
+    t = sub.add_parser("train", help="learn an FoE regularizer with ISGD, MAID or IGD",
+                       description="Learn a Field-of-Experts regularizer by bilevel optimization. Results (config, seed, "
+                                   "git commit, package versions, metrics.csv, evaluations.csv, checkpoints, final "
+                                   "parameters, summary.json) go to the run directory --out.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_arguments(t)
+    t.set_defaults(func=run_train)
     p = sub.add_parser("hypergrad", help="certified hypergradients of FoE denoising/deblurring on embedded images",
                        description="Compute certified inexact hypergradients of the FoE denoising and deblurring problems "
                                    "on embedded photographs and print per-image iterations, accuracies, error bounds and time.")

@@ -34,6 +34,10 @@ class QuadraticDifferences:
     channels: int = 3
     dim: int = 2
 
+    def project(self, theta: torch.Tensor) -> torch.Tensor:
+        """No constraint: the identity."""
+        return theta
+
     def at(self, theta: torch.Tensor) -> "BoundQuadratic":
         if theta.shape != (2,):
             raise ValueError(f"theta must have shape (2,), got {tuple(theta.shape)}")

@@ -20,11 +20,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from .demo import add_demo_arguments, run_demo
+
     demo = sub.add_parser("demo", help="the main job on the embedded data (what `make demo` runs)",
                           description="Run the main job on the embedded photographs: certified hypergradients of FoE "
-                                      "denoising and deblurring, one row per image.")
-    bilevel_cli.add_hypergradient_demo_arguments(demo)
-    demo.set_defaults(func=bilevel_cli.run_hypergradient_demo)
+                                      "denoising and deblurring, training with ISGD and MAID, and a quick verification "
+                                      "of the paper's claims; everything goes to one run directory with report.md.")
+    add_demo_arguments(demo)
+    demo.set_defaults(func=run_demo)
     bilevel_cli.build_parser(sub)
     return parser
 

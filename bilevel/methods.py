@@ -1,0 +1,419 @@
+r"""Upper-level methods: ISGD (paper, Algorithm 1), MAID (Salehi et al., as published) and IGD.
+
+All three share :func:`evaluate_batch`, which computes the inexact hypergradient of
+``f_w(theta) = sum_i w_i g_i(x^_i(theta))`` over any set of images in chunks of ``chunk_size``
+images (so full-batch evaluations run in bounded memory whatever ``m`` is), warm-starting every
+image from its last lower-level solution and CG adjoint (:class:`WarmStarts`, kept across epochs).
+
+* **ISGD**: ``theta_{k+1} = P(theta_k - alpha_k z_{v_k}(theta_k))`` with ``z_v`` computed at accuracy
+  ``(eps_k, delta_k)``, ``v_k`` drawn by a sampler, ``P`` the projection onto zero-mean kernels.
+* **IGD**: ISGD with the full batch, a fixed step and a fixed accuracy (the deterministic reference).
+* **MAID** (sources.md): a full-batch inexact gradient ``d = P z`` is accepted only if its
+  certified bound satisfies ``omega <= (1 - eta) ||d||`` (else ``eps, delta`` shrink and it is
+  recomputed); then backtracking ``alpha rho^j``, ``j < J``, accepts the first step with the certified
+  sufficient-decrease test ``g_up(theta_new) <= g_low(theta_k) - lambda alpha_j ||d||^2``, where
+  ``g_low``, ``g_up`` are certified bounds on the exact upper-level value from the inexact solutions
+  (:meth:`~bilevel.hypergradient.SquaredError.certified_interval`). After a success ``eps, delta``
+  grow by ``grow`` and the step by ``step_grow``; after a failure ``eps, delta`` shrink and ``J``
+  grows by one.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from .cost import Cost
+from .hypergradient import SquaredError, hypergradient
+from .problem import LowerLevelProblem
+from .sampling import Batch, FullBatch, Sampler
+from .schedules import Schedule
+from .solvers import solve_lower
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    """Ground truth and measurements of the training images ``(m, C, H, W)``, on the compute device."""
+
+    x_star: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x_star.shape != self.y.shape:
+            raise ValueError(f"x_star {tuple(self.x_star.shape)} and y {tuple(self.y.shape)} must have one shape")
+
+    @property
+    def m(self) -> int:
+        return int(self.x_star.shape[0])
+
+
+class WarmStarts:
+    """Last lower-level solution ``x_i`` and CG adjoint ``q_i`` of every image (kept across epochs)."""
+
+    def __init__(self, like: torch.Tensor, device: torch.device | str | None = None) -> None:
+        dev = device or like.device
+        self.x = torch.zeros(like.shape, dtype=like.dtype, device=dev)
+        self.q = torch.zeros(like.shape, dtype=like.dtype, device=dev)
+        self.has = torch.zeros(like.shape[0], dtype=torch.bool)
+
+    def get(self, idx: torch.Tensor, default_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Warm starts for images ``idx``; images never solved start from ``default_x`` and ``q = 0``."""
+        has = self.has[idx.cpu()]
+        if not bool(has.any()):
+            return default_x, None
+        dev = default_x.device
+        x0 = self.x[idx.to(self.x.device)].to(dev)
+        q0 = self.q[idx.to(self.q.device)].to(dev)
+        if not bool(has.all()):
+            miss = (~has).to(dev)
+            x0[miss] = default_x[miss]
+            q0[miss] = 0.0
+        return x0, q0
+
+    def set(self, idx: torch.Tensor, x: torch.Tensor, q: torch.Tensor | None = None) -> None:
+        i = idx.to(self.x.device)
+        self.x[i] = x.to(self.x.device)
+        if q is not None:
+            self.q[i] = q.to(self.q.device)
+        self.has[idx.cpu()] = True
+
+    def snapshot_x(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of the stored solutions (adjoints are not touched by value-only evaluations)."""
+        return self.x.clone(), self.has.clone()
+
+    def restore_x(self, snap: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.x.copy_(snap[0])
+        self.has.copy_(snap[1])
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"x": self.x.detach().cpu().clone(), "q": self.q.detach().cpu().clone(), "has": self.has.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state["x"].shape != self.x.shape:
+            raise ValueError(f"checkpoint warm starts have shape {tuple(state['x'].shape)}, expected {tuple(self.x.shape)}")
+        self.x.copy_(state["x"])
+        self.q.copy_(state["q"])
+        self.has.copy_(state["has"])
+
+
+@dataclass(frozen=True)
+class BatchEvaluation:
+    """Result of :func:`evaluate_batch` (sums over chunks, weights ``w_i`` applied)."""
+
+    grad: torch.Tensor | None  # sum_i w_i z_i, (d,)
+    grad_error_bound: float  # certified bound on ||grad - sum_i w_i grad f_i||
+    loss: float  # sum_i w_i g_i(x~_i)
+    loss_lower: float  # certified lower bound on sum_i w_i g_i(x^_i)
+    loss_upper: float  # certified upper bound on sum_i w_i g_i(x^_i)
+    per_image_loss: torch.Tensor  # (b,)
+    mse: torch.Tensor  # per-image mean squared error of x~ (for PSNR), (b,)
+    converged: bool  # every lower-level solve and CG met its tolerance
+    cost: Cost
+
+
+def _chunks(idx: torch.Tensor, size: int) -> list[torch.Tensor]:
+    return [idx[i:i + size] for i in range(0, idx.numel(), size)]
+
+
+def evaluate_batch(
+    problem: LowerLevelProblem,
+    theta: torch.Tensor,
+    data: TrainingData,
+    batch: Batch,
+    eps: float,
+    delta: float | None,
+    warm: WarmStarts | None,
+    chunk_size: int,
+    loss: SquaredError = SquaredError(),
+    update_warm: bool = True,
+    lower_options: dict | None = None,
+) -> BatchEvaluation:
+    """Hypergradient (``delta`` given) or only upper-level values (``delta=None``) over ``batch``.
+
+    Chunks of at most ``chunk_size`` images are solved one after another; memory is bounded by the
+    chunk, not by the batch. With ``update_warm``, the solutions (and adjoints) become the images'
+    warm starts.
+    """
+    dev = data.y.device
+    w_all = batch.weights.to(dtype=data.y.dtype, device=dev)
+    grad = torch.zeros_like(theta) if delta is not None else None
+    bound = lo = up = val = 0.0
+    per_loss, mses = [], []
+    cost = Cost()
+    converged = True
+    for pos, idx in zip(_chunks(torch.arange(batch.size), chunk_size), _chunks(batch.indices, chunk_size)):
+        idx_d = idx.to(dev)
+        y, xs, w = data.y[idx_d], data.x_star[idx_d], w_all[pos.to(dev)]
+        default_x = problem.operator.adjoint(y)
+        x0, q0 = warm.get(idx, default_x) if warm is not None else (default_x, None)
+        if delta is not None:
+            r = hypergradient(problem, theta, y, xs, eps, delta, x0=x0, q0=q0, weights=w, loss=loss,
+                              lower_options=lower_options)
+            grad += r.grad
+            bound += r.grad_error_bound
+            x, q, dist, values = r.x, r.q, r.distance_bound, r.loss
+            cost = cost + r.cost
+            converged &= bool(r.lower.converged.all()) and bool(r.cg.converged.all())
+        else:
+            t0 = time.perf_counter()
+            low = solve_lower(problem.bind(theta, y), eps, x0, **(lower_options or {}))
+            x, q, dist = low.x, None, low.grad_norm / low.modulus
+            values = loss.value(x, xs)
+            cost = cost + Cost(lower_iterations=int(low.iterations.sum()), gradient_evals=int(low.gradient_evals.sum()),
+                               wall_time=time.perf_counter() - t0)
+            converged &= bool(low.converged.all())
+        g_lo, g_up = loss.certified_interval(x, xs, dist)
+        val += float(w @ values)
+        lo += float(w @ g_lo)
+        up += float(w @ g_up)
+        per_loss.append(values)
+        mses.append((x - xs).pow(2).flatten(1).mean(dim=1))
+        if warm is not None and update_warm:
+            warm.set(idx, x, q)
+    return BatchEvaluation(grad, bound, val, lo, up, torch.cat(per_loss), torch.cat(mses), converged, cost)
+
+
+@dataclass
+class OptimizerState:
+    """What the upper-level loop carries from one iteration to the next."""
+
+    theta: torch.Tensor
+    iteration: int = 0
+    cost: Cost = field(default_factory=Cost)
+    wall_time: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def computations(self) -> int:
+        return self.cost.computations
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"theta": self.theta.detach().cpu(), "iteration": self.iteration, "cost": self.cost.as_dict(),
+                "wall_time": self.wall_time, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any], device: torch.device | str) -> "OptimizerState":
+        c = dict(state["cost"])
+        c.pop("computations", None)
+        return cls(state["theta"].to(device), int(state["iteration"]), Cost(**c), float(state["wall_time"]),
+                   dict(state["extra"]))
+
+
+class MethodStopped(RuntimeError):
+    """A method cannot continue (e.g. MAID cannot certify a descent direction); the run ends cleanly."""
+
+
+def _project(problem: LowerLevelProblem, v: torch.Tensor) -> torch.Tensor:
+    proj = getattr(problem.regularizer, "project", None)
+    return proj(v) if proj is not None else v
+
+
+class ISGD:
+    """Inexact stochastic gradient descent (paper, Algorithm 1); IGD with ``FullBatch`` and constants.
+
+    Parameters
+    ----------
+    step: step-size schedule ``alpha_k``.
+    accuracy: schedule ``s_k``; ``eps_k = s_k`` and ``delta_k = delta_ratio s_k``.
+    chunk_size: images solved at once (memory bound); the batch is split into chunks.
+    """
+
+    name = "isgd"
+
+    def __init__(self, problem: LowerLevelProblem, data: TrainingData, sampler: Sampler, step: Schedule,
+                 accuracy: Schedule, delta_ratio: float = 1.0, chunk_size: int = 64,
+                 loss: SquaredError = SquaredError(), lower_options: dict | None = None) -> None:
+        if not delta_ratio > 0:
+            raise ValueError(f"delta_ratio must be positive, got {delta_ratio}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        self.problem, self.data, self.sampler = problem, data, sampler
+        self.step_size, self.accuracy, self.delta_ratio = step, accuracy, delta_ratio
+        self.chunk_size, self.loss, self.lower_options = chunk_size, loss, lower_options
+        self.warm = WarmStarts(data.y)
+        if isinstance(sampler, FullBatch):
+            self.name = "igd"
+
+    def init(self, theta0: torch.Tensor) -> OptimizerState:
+        return OptimizerState(_project(self.problem, theta0.to(self.data.y)))
+
+    def step(self, state: OptimizerState) -> tuple[OptimizerState, dict]:
+        k = state.iteration
+        alpha, eps = self.step_size(k), self.accuracy(k)
+        delta = self.delta_ratio * eps
+        batch = self.sampler.draw()
+        t0 = time.perf_counter()
+        if batch.size == 0:  # an independent sampler can draw the empty set: z = 0
+            ev = None
+            theta = state.theta
+            cost = Cost()
+        else:
+            ev = evaluate_batch(self.problem, state.theta, self.data, batch, eps, delta, self.warm, self.chunk_size,
+                                self.loss, lower_options=self.lower_options)
+            d = _project(self.problem, ev.grad)
+            theta = state.theta - alpha * d
+            cost = ev.cost
+        wall = time.perf_counter() - t0
+        new = OptimizerState(theta, k + 1, state.cost + cost, state.wall_time + wall, dict(state.extra))
+        record = {
+            "iteration": k + 1,
+            "computations": new.computations,
+            "wall_time": new.wall_time,
+            "batch_loss": ev.loss if ev else 0.0,
+            "eps": eps,
+            "delta": delta,
+            "step_size": alpha,
+            "grad_norm": float(_project(self.problem, ev.grad).norm()) if ev else 0.0,
+            "error_bound": ev.grad_error_bound if ev else 0.0,
+            "batch_size": batch.size,
+            "accepted": "",
+            "certified": ev.converged if ev else True,
+        }
+        return new, record
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sampler": self.sampler.state_dict(), "warm": self.warm.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+        self.warm.load_state_dict(state["warm"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "sampler": self.sampler.describe(), "step": self.step_size.as_dict(),
+                "accuracy": self.accuracy.as_dict(), "delta_ratio": self.delta_ratio, "chunk_size": self.chunk_size}
+
+
+@dataclass(frozen=True)
+class MAIDSettings:
+    """MAID's parameters (sources.md; defaults are the published ones where given)."""
+
+    eps0: float = 1e-1
+    delta0: float = 1e-1
+    alpha0: float = 1e-3
+    rho: float = 0.5  # backtracking factor
+    shrink: float = 0.5  # accuracy factor after a failure
+    grow: float = 1.05  # accuracy factor after a success
+    step_grow: float = 10.0 / 9.0  # step factor after a success
+    eta: float = 1e-4  # acceptance: omega <= (1 - eta) ||d||
+    lam: float = 1e-4  # sufficient decrease
+    backtracks: int = 5  # J, grows by one after each failed iteration
+    eps_min: float = 1e-7  # below this accuracy MAID stops (precision floor)
+
+    def __post_init__(self) -> None:
+        for name in ("eps0", "delta0", "alpha0", "lam", "eps_min"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"MAID's {name} must be positive, got {getattr(self, name)}")
+        for name in ("rho", "shrink"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"MAID's {name} must be in (0, 1), got {getattr(self, name)}")
+        if not (self.grow >= 1 and self.step_grow >= 1):
+            raise ValueError("MAID's grow and step_grow must be >= 1")
+        if not 0 <= self.eta < 1:
+            raise ValueError(f"MAID's eta must be in [0, 1), got {self.eta}")
+        if self.backtracks < 1:
+            raise ValueError(f"MAID's backtracks must be >= 1, got {self.backtracks}")
+
+
+class MAID:
+    """Method of Adaptive Inexact Descent (Salehi, Mukherjee, Roberts, Ehrhardt), as published.
+
+    One :meth:`step` is one MAID iteration: possibly several hypergradient evaluations (until the
+    certified bound accepts it) and several backtracking trials; every lower-level and CG
+    iteration counts towards ``computations``.
+    """
+
+    name = "maid"
+
+    def __init__(self, problem: LowerLevelProblem, data: TrainingData, settings: MAIDSettings = MAIDSettings(),
+                 chunk_size: int = 64, loss: SquaredError = SquaredError(), lower_options: dict | None = None) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        self.problem, self.data, self.settings = problem, data, settings
+        self.chunk_size, self.loss, self.lower_options = chunk_size, loss, lower_options
+        self.warm = WarmStarts(data.y)
+        self.full = FullBatch(data.m)
+
+    def init(self, theta0: torch.Tensor) -> OptimizerState:
+        s = self.settings
+        return OptimizerState(_project(self.problem, theta0.to(self.data.y)),
+                              extra={"eps": s.eps0, "delta": s.delta0, "alpha": s.alpha0, "J": s.backtracks})
+
+    def _evaluate(self, theta, eps, delta):
+        return evaluate_batch(self.problem, theta, self.data, self.full.draw(), eps, delta, self.warm,
+                              self.chunk_size, self.loss, lower_options=self.lower_options)
+
+    def step(self, state: OptimizerState) -> tuple[OptimizerState, dict]:
+        s = self.settings
+        eps, delta, alpha, J = (state.extra[k] for k in ("eps", "delta", "alpha", "J"))
+        t0 = time.perf_counter()
+        cost = Cost()
+        rejected = 0
+        while True:  # certified acceptance of the inexact gradient
+            ev = self._evaluate(state.theta, eps, delta)
+            cost = cost + ev.cost
+            d = _project(self.problem, ev.grad)
+            dn = float(d.norm())
+            if ev.grad_error_bound <= (1.0 - s.eta) * dn:
+                break
+            rejected += 1
+            if eps * s.shrink < s.eps_min:
+                raise MethodStopped(
+                    f"MAID cannot certify a descent direction: the error bound {ev.grad_error_bound:.3g} exceeds "
+                    f"(1 - eta) ||d|| = {(1 - s.eta) * dn:.3g} and eps would fall below eps_min = {s.eps_min:g}"
+                )
+            eps, delta = eps * s.shrink, delta * s.shrink
+        accepted, trial_step, j_used = False, 0.0, -1
+        target = ev.loss_lower
+        saved = self.warm.snapshot_x()  # every trial starts from the solutions at theta_k
+        for j in range(int(J)):
+            a = alpha * s.rho**j
+            theta_new = state.theta - a * d
+            trial = self._evaluate(theta_new, eps, None)
+            cost = cost + trial.cost
+            if trial.loss_upper <= target - s.lam * a * dn**2:
+                accepted, trial_step, j_used = True, a, j  # its solutions stay as warm starts
+                break
+            self.warm.restore_x(saved)
+        wall = time.perf_counter() - t0
+        extra = dict(state.extra)
+        if accepted:
+            theta = theta_new
+            extra.update(eps=eps * s.grow, delta=delta * s.grow, alpha=trial_step * s.step_grow, J=J)
+        else:
+            theta = state.theta
+            extra.update(eps=eps * s.shrink, delta=delta * s.shrink, alpha=alpha, J=J + 1)
+        new = OptimizerState(theta, state.iteration + 1, state.cost + cost, state.wall_time + wall, extra)
+        record = {
+            "iteration": new.iteration,
+            "computations": new.computations,
+            "wall_time": new.wall_time,
+            "batch_loss": ev.loss,
+            "eps": eps,
+            "delta": delta,
+            "step_size": trial_step,
+            "grad_norm": dn,
+            "error_bound": ev.grad_error_bound,
+            "batch_size": self.data.m,
+            "accepted": int(accepted),
+            "certified": ev.converged,
+            "rejected_gradients": rejected,
+            "backtracks": j_used if accepted else int(J),
+            "decrease_test_lhs": trial.loss_upper,
+            "decrease_test_rhs": target - s.lam * (trial_step if accepted else alpha * s.rho ** (int(J) - 1)) * dn**2,
+        }
+        return new, record
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"warm": self.warm.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.warm.load_state_dict(state["warm"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "settings": self.settings.__dict__, "chunk_size": self.chunk_size}

@@ -1,0 +1,158 @@
+"""Run directories: every result lives next to the config, seed, commit and versions that made it.
+
+Layout of a run directory::
+
+    config.json        the full configuration (what to rerun)
+    meta.json          seed, git commit, package versions, command line, machine, start time
+    metrics.csv        one row per record (written atomically, appended by rewriting)
+    checkpoints/       checkpoints, written atomically (temp file + rename)
+    figures/           plots
+    ...                anything else a job writes (summary.json, report.md)
+
+Writes never go through a half-written file: a crash or a bad input leaves what was written before
+intact.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .io import write_bytes_atomic, write_json_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+TRACKED_PACKAGES = ("torch", "numpy", "scipy", "sympy", "scikit-image", "matplotlib", "isgd-toolkit")
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
+    """The current commit of the source tree (with ``-dirty`` if it has changes), or ``None``."""
+    here = Path(cwd) if cwd else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def machine_description() -> dict[str, Any]:
+    desc: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count()}
+    try:
+        import torch
+
+        desc["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            desc["cuda_device"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover
+        pass
+    return desc
+
+
+@dataclass
+class RunDirectory:
+    """A run directory (see the module docstring). Create with :meth:`create` or :meth:`open`."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, config: dict, seed: int, *, exist_ok: bool = False,
+               argv: list[str] | None = None) -> "RunDirectory":
+        """Create ``path`` and write ``config.json`` and ``meta.json``.
+
+        Refuses to reuse a directory that already holds a ``config.json`` unless ``exist_ok``
+        (then the stored config must equal ``config``: resume the run, don't mix two).
+        """
+        path = Path(path)
+        cfg_file = path / "config.json"
+        if cfg_file.exists():
+            if not exist_ok:
+                raise ValueError(f"run directory {path} already holds a run; choose another --out or pass --resume")
+            stored = json.loads(cfg_file.read_text())
+            if _normalize(stored) != _normalize(config):
+                diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+                raise ValueError(f"run directory {path} holds a run with a different config (keys {diff}); "
+                                 "use another --out")
+            return cls(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cfg_file, config)
+        write_json_atomic(path / "meta.json", {
+            "seed": seed,
+            "git_commit": git_commit(),
+            "versions": package_versions(),
+            "argv": list(sys.argv if argv is None else argv),
+            "machine": machine_description(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "RunDirectory":
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path} is not a run directory (no config.json)")
+        return cls(path)
+
+    @property
+    def config(self) -> dict:
+        return json.loads((self.path / "config.json").read_text())
+
+    @property
+    def meta(self) -> dict:
+        return json.loads((self.path / "meta.json").read_text())
+
+    def file(self, *parts: str) -> Path:
+        p = self.path.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return write_json_atomic(self.file(name), obj)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return write_text_atomic(self.file(name), text)
+
+    def write_csv(self, name: str, rows: list[dict]) -> Path:
+        """Write ``rows`` (dicts with the same keys, in order) as CSV, atomically."""
+        buf = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return write_bytes_atomic(self.file(name), buf.getvalue().encode())
+
+    def read_csv(self, name: str) -> list[dict]:
+        p = self.path / name
+        if not p.exists():
+            return []
+        with open(p, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+
+def _normalize(cfg: Any) -> Any:
+    return json.loads(json.dumps(cfg, sort_keys=True, default=str))

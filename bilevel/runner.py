@@ -1,0 +1,302 @@
+"""The upper-level loop: a pure step plus callbacks (DESIGN.md, "The flows").
+
+``Runner.run`` repeats ``state, record = method.step(state)`` until a callback or the budget
+stops it; everything else (budget, evaluation at tight accuracy, checkpoints, progress bar,
+metrics files) is a :class:`Callback`. A step that produces NaN or diverges is discarded: the run
+stops with a clear reason and keeps the last good state and checkpoint.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from .data import psnr
+from .hypergradient import SquaredError
+from .methods import MethodStopped, OptimizerState, TrainingData, WarmStarts, evaluate_batch
+from .problem import LowerLevelProblem
+from .sampling import FullBatch
+from .io import write_bytes_atomic
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+class Method(Protocol):
+    name: str
+
+    def init(self, theta0: torch.Tensor) -> OptimizerState: ...
+
+    def step(self, state: OptimizerState) -> tuple[OptimizerState, dict]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Run:
+    """The loop's context, shared with the callbacks."""
+
+    method: Method
+    state: OptimizerState
+    budget: int
+    records: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)
+    stop_reason: str | None = None
+    diverged: bool = False
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+
+class Callback:
+    def on_start(self, run: Run) -> None:
+        pass
+
+    def on_step(self, run: Run, record: dict) -> None:
+        pass
+
+    def on_end(self, run: Run) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def _finite(x: torch.Tensor) -> bool:
+    return bool(torch.isfinite(x).all())
+
+
+class Runner:
+    """Runs ``method`` until ``budget`` computations, a callback's stop, or a failure."""
+
+    def __init__(self, callbacks: list[Callback], divergence_factor: float = 1e6) -> None:
+        self.callbacks = callbacks
+        self.divergence_factor = divergence_factor
+
+    def run(self, run: Run) -> Run:
+        for cb in self.callbacks:
+            cb.on_start(run)
+        first_loss = None
+        previous: OptimizerState | None = None  # input of the last successful step: known to be solvable
+        while run.stop_reason is None:
+            if run.state.computations >= run.budget:
+                run.stop("budget")
+                break
+            try:
+                new, record = run.method.step(run.state)
+            except MethodStopped as exc:
+                run.stop(f"stopped: {exc}")
+                break
+            except FloatingPointError as exc:
+                # the current parameters cannot be solved for: fall back to the previous ones
+                if previous is not None:
+                    run.state = previous
+                    run.records.pop()
+                run.diverged = True
+                run.stop(f"diverged at iteration {run.state.iteration + 1}: {exc} (the last good state is kept)")
+                break
+            loss = float(record.get("batch_loss", 0.0))
+            if first_loss is None and loss > 0:
+                first_loss = loss
+            if not _finite(new.theta) or not math.isfinite(loss):
+                run.diverged = True
+                run.stop(f"diverged at iteration {new.iteration}: non-finite parameters or loss; "
+                         "lower the step size (the last good state is kept)")
+                break
+            if first_loss is not None and loss > self.divergence_factor * first_loss:
+                run.diverged = True
+                run.stop(f"diverged at iteration {new.iteration}: batch loss {loss:.3g} exceeds "
+                         f"{self.divergence_factor:g} x the first one; lower the step size (the last good state is kept)")
+                break
+            previous = run.state
+            run.state = new
+            run.records.append(record)
+            try:
+                for cb in self.callbacks:
+                    cb.on_step(run, record)
+            except FloatingPointError as exc:  # e.g. the evaluation cannot solve at the new parameters
+                run.state = previous
+                run.records.pop()
+                run.diverged = True
+                run.stop(f"diverged at iteration {new.iteration}: {exc} (the last good state is kept)")
+        for cb in self.callbacks:
+            cb.on_end(run)
+        return run
+
+
+class Evaluator(Callback):
+    """Full training loss and PSNR, and test PSNR, at tight accuracy every ``every`` computations.
+
+    Evaluation cost is not charged to the method (it measures, it does not optimize); it has its
+    own warm starts, checkpointed with the run.
+    """
+
+    def __init__(self, problem: LowerLevelProblem, train: TrainingData, test: TrainingData | None, every: int,
+                 eps: float, chunk_size: int = 64, loss: SquaredError = SquaredError()) -> None:
+        if every < 1:
+            raise ValueError(f"evaluation interval must be >= 1 computation, got {every}")
+        self.problem, self.train, self.test = problem, train, test
+        self.every, self.eps, self.chunk_size, self.loss = every, eps, chunk_size, loss
+        self.warm_train = WarmStarts(train.y)
+        self.warm_test = WarmStarts(test.y) if test is not None else None
+        self.next_at = 0
+
+    def _set(self, data: TrainingData, warm: WarmStarts, theta: torch.Tensor) -> tuple[float, float]:
+        ev = evaluate_batch(self.problem, theta, data, FullBatch(data.m).draw(), self.eps, None, warm,
+                            self.chunk_size, self.loss)
+        return ev.loss, float((10.0 * torch.log10(1.0 / ev.mse)).mean())
+
+    def evaluate(self, run: Run) -> dict:
+        t0 = time.perf_counter()
+        theta = run.state.theta
+        row = {"iteration": run.state.iteration, "computations": run.state.computations, "wall_time": run.state.wall_time}
+        row["train_loss"], row["train_psnr"] = self._set(self.train, self.warm_train, theta)
+        if self.test is not None:
+            row["test_loss"], row["test_psnr"] = self._set(self.test, self.warm_test, theta)
+        row["eval_seconds"] = time.perf_counter() - t0
+        run.evaluations.append(row)
+        log.debug("evaluation %s", row)
+        return row
+
+    def _maybe(self, run: Run) -> None:
+        if run.state.computations >= self.next_at:
+            self.evaluate(run)
+            self.next_at = (run.state.computations // self.every + 1) * self.every
+
+    def on_start(self, run: Run) -> None:
+        if not run.evaluations:
+            self._maybe(run)
+
+    def on_step(self, run: Run, record: dict) -> None:
+        self._maybe(run)
+
+    def on_end(self, run: Run) -> None:
+        last = run.evaluations[-1]["computations"] if run.evaluations else -1
+        if last != run.state.computations:
+            try:
+                self.evaluate(run)
+            except FloatingPointError as exc:
+                log.warning("final evaluation failed: %s", exc)
+
+    def state_dict(self) -> dict[str, Any]:
+        out = {"next_at": self.next_at, "warm_train": self.warm_train.state_dict()}
+        if self.warm_test is not None:
+            out["warm_test"] = self.warm_test.state_dict()
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next_at = int(state["next_at"])
+        self.warm_train.load_state_dict(state["warm_train"])
+        if self.warm_test is not None and "warm_test" in state:
+            self.warm_test.load_state_dict(state["warm_test"])
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over computations (silent when ``enabled`` is false)."""
+
+    def __init__(self, description: str, enabled: bool = True) -> None:
+        self.description, self.enabled = description, enabled
+        self.bar = None
+
+    def on_start(self, run: Run) -> None:
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=run.budget, desc=self.description, unit="comp", dynamic_ncols=True, leave=False)
+            self.bar.update(min(run.state.computations, run.budget))
+
+    def on_step(self, run: Run, record: dict) -> None:
+        if self.bar is not None:
+            self.bar.update(max(0, min(run.state.computations, run.budget) - self.bar.n))
+            self.bar.set_postfix(loss=f"{record.get('batch_loss', 0.0):.4g}", refresh=False)
+
+    def on_end(self, run: Run) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Checkpointer(Callback):
+    """Writes ``checkpoints/last.pt`` atomically every ``every`` iterations and at the end, with
+    everything a resumed run needs to continue bit for bit (parameters, method and sampler state,
+    warm starts, records, the other callbacks' states); also rewrites the metrics CSVs then."""
+
+    def __init__(self, run_dir, every: int, others: list[Callback]) -> None:
+        if every < 1:
+            raise ValueError(f"checkpoint interval must be >= 1 iteration, got {every}")
+        self.run_dir, self.every, self.others = run_dir, every, others
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir.path / "checkpoints" / "last.pt"
+
+    def save(self, run: Run) -> None:
+        payload = {
+            "version": CHECKPOINT_VERSION,
+            "state": run.state.state_dict(),
+            "method": run.method.state_dict(),
+            "records": run.records,
+            "evaluations": run.evaluations,
+            "callbacks": [cb.state_dict() for cb in self.others],
+        }
+        import io
+
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        write_bytes_atomic(self.path, buf.getvalue())
+        self.write_metrics(run)
+
+    def write_metrics(self, run: Run) -> None:
+        self.run_dir.write_csv("metrics.csv", _rows_with_all_keys(run.records))
+        self.run_dir.write_csv("evaluations.csv", _rows_with_all_keys(run.evaluations))
+
+    def on_step(self, run: Run, record: dict) -> None:
+        if run.state.iteration % self.every == 0:
+            self.save(run)
+
+    def on_end(self, run: Run) -> None:
+        self.save(run)
+
+
+def _rows_with_all_keys(rows: list[dict]) -> list[dict]:
+    keys: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in keys:
+                keys.append(k)
+    return [{k: r.get(k, "") for k in keys} for r in rows]
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint, with a clear error for a missing, truncated or foreign file."""
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; start the run without --resume")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ValueError(f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); "
+                         "delete it to restart the run from scratch") from None
+    if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path} is not a checkpoint of this toolkit (version {CHECKPOINT_VERSION})")
+    return payload
+
+
+def restore(run: Run, payload: dict, callbacks: list[Callback], device) -> None:
+    """Put a loaded checkpoint back into ``run`` and the callbacks (the inverse of ``save``)."""
+    run.state = OptimizerState.from_state_dict(payload["state"], device)
+    run.method.load_state_dict(payload["method"])
+    run.records = list(payload["records"])
+    run.evaluations = list(payload["evaluations"])
+    for cb, st in zip(callbacks, payload["callbacks"]):
+        cb.load_state_dict(st)

@@ -1,0 +1,142 @@
+"""Training runs: resume equals uninterrupted, MAID's certified decrease, divergence, bad configs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bilevel.hypergradient import SquaredError
+from bilevel.methods import MAID, MAIDSettings, TrainingData
+from bilevel.runner import Callback, load_checkpoint
+from bilevel.solvers import solve_lower
+from bilevel.train import TrainConfig, build_method, load_data, train
+from validation.cli import main as isgd_main
+
+SMALL = dict(crop=24, train_count=6, test_count=2, batch_size=3, budget=600, eval_every=300, checkpoint_every=2,
+             alpha0=3e-4, progress=False)
+
+
+class Kill(Callback):
+    """Simulates a crash after a given iteration."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step(self, run, record):
+        if run.state.iteration == self.at:
+            raise KeyboardInterrupt
+
+
+def _strip_time(rows):
+    return [{k: v for k, v in r.items() if "time" not in k and "seconds" not in k} for r in rows]
+
+
+@pytest.mark.parametrize("method", ["isgd", "maid"])
+def test_resume_equals_uninterrupted_run(tmp_path, method):
+    cfg = TrainConfig(method=method, **SMALL)
+    full = train(cfg, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "killed", extra_callbacks=[Kill(3)])
+    resumed = train(cfg, tmp_path / "killed", resume=True)
+    assert torch.equal(full.theta, resumed.theta)
+    assert _strip_time(full.records) == _strip_time(resumed.records)
+    assert _strip_time(full.evaluations) == _strip_time(resumed.evaluations)
+    saved = torch.load(tmp_path / "killed" / "theta_final.pt", weights_only=False)["theta"]
+    assert torch.equal(saved, full.theta.cpu())
+    for name in ("config.json", "meta.json", "metrics.csv", "evaluations.csv", "summary.json", "checkpoints/last.pt"):
+        assert (tmp_path / "killed" / name).exists()
+    meta = json.loads((tmp_path / "killed" / "meta.json").read_text())
+    assert meta["seed"] == 0 and "torch" in meta["versions"]
+
+
+def test_run_directory_refuses_other_config(tmp_path):
+    train(TrainConfig(**SMALL), tmp_path / "r")
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TrainConfig(**SMALL), tmp_path / "r")
+    with pytest.raises(ValueError, match="different config"):
+        train(TrainConfig(**{**SMALL, "alpha0": 1e-4}), tmp_path / "r", resume=True)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    train(TrainConfig(**SMALL), tmp_path / "r")
+    ck = tmp_path / "r" / "checkpoints" / "last.pt"
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(ck)
+    with pytest.raises(ValueError, match="corrupt"):
+        train(TrainConfig(**SMALL), tmp_path / "r", resume=True)
+    assert (tmp_path / "r" / "metrics.csv").exists()  # results already written are kept
+
+
+def test_divergence_stops_and_keeps_last_good_state(tmp_path):
+    cfg = TrainConfig(**{**SMALL, "alpha0": 50.0, "budget": 3000})
+    res = train(cfg, tmp_path / "d")
+    assert res.diverged and "diverged" in res.stop_reason
+    assert bool(torch.isfinite(res.theta).all())
+    saved = torch.load(tmp_path / "d" / "theta_final.pt", weights_only=False)["theta"]
+    assert bool(torch.isfinite(saved).all())
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["diverged"] is True
+
+
+def test_maid_never_accepts_a_step_whose_certified_test_fails():
+    cfg = TrainConfig(method="maid", crop=20, train_count=4, test_count=1, dtype="float64", alpha0=1e-2,
+                      eps0=1e-2, progress=False)
+    problem, data, _ = load_data(cfg, torch.device("cpu"), torch.float64)
+    maid = build_method(cfg, problem, data)
+    state = maid.init(problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu))
+    loss = SquaredError()
+
+    def exact_f(theta):
+        x = solve_lower(problem.bind(theta, data.y), 1e-10).x
+        return float(loss.value(x, data.x_star).mean())
+
+    accepted = 0
+    for _ in range(6):
+        new, rec = maid.step(state)
+        if rec["accepted"]:
+            accepted += 1
+            assert rec["decrease_test_lhs"] <= rec["decrease_test_rhs"]
+            assert rec["error_bound"] <= (1 - maid.settings.eta) * rec["grad_norm"]
+            # certified test passed => the exact objective decreased sufficiently
+            assert exact_f(new.theta) <= exact_f(state.theta) - maid.settings.lam * rec["step_size"] * rec["grad_norm"] ** 2
+        else:
+            assert torch.equal(new.theta, state.theta)
+            assert rec["decrease_test_lhs"] > rec["decrease_test_rhs"]
+            assert new.extra["J"] == state.extra["J"] + 1
+        state = new
+    assert accepted >= 1
+
+
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        (dict(alpha0=-1e-3), "alpha0"),
+        (dict(batch_size=10, train_count=4), "larger than the training set"),
+        (dict(method="adam"), "unknown method"),
+        (dict(step="cosine"), "schedules"),
+        (dict(eps0=0.0), "eps0"),
+        (dict(mu=-1.0), "mu"),
+    ],
+)
+def test_bad_configs_rejected(tmp_path, changes, match):
+    with pytest.raises(ValueError, match=match):
+        cfg = TrainConfig(**{**SMALL, **changes})
+        train(cfg, tmp_path / "bad")
+
+
+def test_cli_train_and_errors(tmp_path, capsys):
+    cfg_file = tmp_path / "c.json"
+    cfg_file.write_text(json.dumps({**SMALL, "budget": 200}))
+    out = tmp_path / "cli"
+    assert isgd_main(["-q", "train", "--config", str(cfg_file), "--alpha0", "1e-4", "--out", str(out)]) == 0
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["alpha0"] == 1e-4 and stored["budget"] == 200  # command line overrides the file
+    assert isgd_main(["-q", "train", "--alpha0", "-1", "--out", str(tmp_path / "x")]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"learning_rate": 1.0}))
+    assert isgd_main(["-q", "train", "--config", str(bad), "--out", str(tmp_path / "y")]) == 2
+    assert isgd_main(["-q", "train", "--config", str(tmp_path / "missing.json")]) == 2
+    with pytest.raises(SystemExit):
+        isgd_main(["train", "--method", "adam"])
