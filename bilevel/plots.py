@@ -50,7 +50,9 @@ def plot_training_curves(runs: dict[str, dict], path: str | os.PathLike, title: 
         color = f"C{i}"
         rec = data["records"]
         if rec:
-            ax_l.plot(_col(rec, "computations"), _col(rec, "batch_loss"), color=color, lw=1, alpha=0.85, label=label)
+            marker = "o" if len(rec) < 30 else None
+            ax_l.plot(_col(rec, "computations"), _col(rec, "batch_loss"), color=color, lw=1, alpha=0.85, label=label,
+                      marker=marker, ms=3)
         ev = data["evaluations"]
         if ev:
             c = _col(ev, "computations")
