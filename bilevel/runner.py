@@ -227,6 +227,39 @@ class ProgressBar(Callback):
             self.bar.close()
 
 
+class IterateRecorder(Callback):
+    """Keeps ``theta`` every ``every`` iterations (and the first and last), for later analysis of the
+    trajectory (e.g. bound versus observed); written to ``iterates.pt`` with each checkpoint."""
+
+    def __init__(self, every: int) -> None:
+        if every < 1:
+            raise ValueError(f"iterate interval must be >= 1 iteration, got {every}")
+        self.every = every
+        self.iterates: list[dict] = []
+
+    def _keep(self, run: Run) -> None:
+        if not self.iterates or self.iterates[-1]["iteration"] != run.state.iteration:
+            self.iterates.append({"iteration": run.state.iteration, "computations": run.state.computations,
+                                  "theta": run.state.theta.detach().cpu().clone()})
+
+    def on_start(self, run: Run) -> None:
+        if not self.iterates:
+            self._keep(run)
+
+    def on_step(self, run: Run, record: dict) -> None:
+        if run.state.iteration % self.every == 0:
+            self._keep(run)
+
+    def on_end(self, run: Run) -> None:
+        self._keep(run)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"iterates": self.iterates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iterates = list(state["iterates"])
+
+
 class Checkpointer(Callback):
     """Writes ``checkpoints/last.pt`` atomically every ``every`` iterations and at the end, with
     everything a resumed run needs to continue bit for bit (parameters, method and sampler state,
@@ -256,6 +289,11 @@ class Checkpointer(Callback):
         torch.save(payload, buf)
         write_bytes_atomic(self.path, buf.getvalue())
         self.write_metrics(run)
+        for cb in self.others:
+            if isinstance(cb, IterateRecorder):
+                ibuf = io.BytesIO()
+                torch.save(cb.iterates, ibuf)
+                write_bytes_atomic(self.run_dir.path / "iterates.pt", ibuf.getvalue())
 
     def write_metrics(self, run: Run) -> None:
         self.run_dir.write_csv("metrics.csv", _rows_with_all_keys(run.records))

@@ -27,7 +27,7 @@ from .methods import ISGD, MAID, MAIDSettings, TrainingData
 from .operators import make_operator
 from .problem import LowerLevelProblem
 from .rundir import RunDirectory
-from .runner import Checkpointer, Evaluator, ProgressBar, Run, Runner, load_checkpoint, restore
+from .runner import Checkpointer, Evaluator, IterateRecorder, ProgressBar, Run, Runner, load_checkpoint, restore
 from .sampling import SAMPLERS, make_sampler
 from .schedules import SCHEDULES, Schedule
 
@@ -64,6 +64,7 @@ class TrainConfig:
     eval_every: int = 5000
     eval_eps: float = 1e-3
     checkpoint_every: int = 25
+    iterates_every: int = 0
     chunk_size: int = 64
     dtype: str = "float32"
     device: str = "auto"
@@ -121,6 +122,8 @@ class TrainConfig:
         for name in ("alpha0", "delta_ratio", "eval_eps", "init_scale", "init_nu", "budget", "eval_every",
                      "checkpoint_every", "chunk_size", "batch_size"):
             positive(name)
+        if not isinstance(self.iterates_every, int) or self.iterates_every < 0:
+            raise ValueError(f"iterates_every must be an integer >= 0, got {self.iterates_every!r}")
         for name in ("eps0", "sigma", "crop", "train_count", "test_count"):
             if getattr(self, name) is not None:
                 positive(name)
@@ -229,7 +232,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
     run = Run(method, method.init(theta0), cfg.budget)
     evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size)
     progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress)
-    stateful = [evaluator]
+    stateful: list = [evaluator]
+    if cfg.iterates_every:
+        stateful.append(IterateRecorder(cfg.iterates_every))
     checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, stateful)
     if resume and checkpointer.path.exists():
         restore(run, load_checkpoint(checkpointer.path), stateful, device)
@@ -239,7 +244,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
-    Runner([evaluator, progress, checkpointer, *(extra_callbacks or [])]).run(run)
+    Runner([*stateful, progress, checkpointer, *(extra_callbacks or [])]).run(run)
     seconds = time.perf_counter() - t0
     import io
 
@@ -299,6 +304,7 @@ _HELP = {
     "eval_every": "evaluate full training loss/PSNR and test PSNR every this many computations",
     "eval_eps": "certified accuracy of the evaluations",
     "checkpoint_every": "write a checkpoint every this many iterations",
+    "iterates_every": "store theta every this many iterations in iterates.pt (0: off)",
     "chunk_size": "images solved at once (bounds memory of full-batch evaluations)",
     "dtype": "float32 or float64",
     "device": "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...",

@@ -34,7 +34,7 @@ def _strip_time(rows):
 
 @pytest.mark.parametrize("method", ["isgd", "maid"])
 def test_resume_equals_uninterrupted_run(tmp_path, method):
-    cfg = TrainConfig(method=method, **SMALL)
+    cfg = TrainConfig(method=method, iterates_every=2, **SMALL)
     full = train(cfg, tmp_path / "full")
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "killed", extra_callbacks=[Kill(3)])
@@ -46,6 +46,11 @@ def test_resume_equals_uninterrupted_run(tmp_path, method):
     assert torch.equal(saved, full.theta.cpu())
     for name in ("config.json", "meta.json", "metrics.csv", "evaluations.csv", "summary.json", "checkpoints/last.pt"):
         assert (tmp_path / "killed" / name).exists()
+    it_full = torch.load(tmp_path / "full" / "iterates.pt", weights_only=False)
+    it_res = torch.load(tmp_path / "killed" / "iterates.pt", weights_only=False)
+    assert [r["iteration"] for r in it_full] == [r["iteration"] for r in it_res]
+    assert it_full[0]["iteration"] == 0 and it_full[-1]["iteration"] == full.summary["iterations"]
+    assert all(torch.equal(a["theta"], b["theta"]) for a, b in zip(it_full, it_res))
     meta = json.loads((tmp_path / "killed" / "meta.json").read_text())
     assert meta["seed"] == 0 and "torch" in meta["versions"]
 
