@@ -94,8 +94,9 @@ def main(argv=None) -> int:
                     help="test photographs (folder; default: ../shared/data/McMaster)")
     ap.add_argument("--train-count", type=int, default=64)
     ap.add_argument("--test-count", type=int, default=64)
-    ap.add_argument("--budget", type=int, default=40000, help="ISGD budget in computations")
-    ap.add_argument("--alpha0", type=float, default=3e-4)
+    ap.add_argument("--budget", type=int, default=150000, help="ISGD budget in computations")
+    ap.add_argument("--alpha0", type=float, default=1e-3)
+    ap.add_argument("--step", default="inverse_sqrt", help="ISGD step schedule (default: inverse_sqrt)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality.json"))
     args = ap.parse_args(argv)
@@ -110,11 +111,11 @@ def main(argv=None) -> int:
     tv_test = mean_psnr(tvp, tv_theta(tvf, lam, dtype), te.y, te.x_star)
     log.info("smoothed TV: lambda %.4g, train PSNR %.2f, test PSNR %.2f", lam, tv_train_psnr, tv_test)
 
-    run_dir = Path(args.out).parent / "runs" / "quality-isgd"
+    run_dir = Path(args.out).parent / "runs" / f"quality-isgd-{args.step}-{args.alpha0:g}-{args.budget}"
     cfg = TrainConfig(task="denoising", method="isgd", data=str(Path(args.train_data).resolve()),
                       test_data=str(Path(args.test_data).resolve()), train_count=args.train_count,
                       test_count=args.test_count, budget=args.budget, eval_every=max(1, args.budget // 4),
-                      alpha0=args.alpha0, device=args.device, progress=False)
+                      alpha0=args.alpha0, step=args.step, device=args.device, progress=False)
     res = train(cfg, run_dir, resume=True)
     foe_problem = LowerLevelProblem(Identity(), FieldOfExperts(), 0.0)
     theta = res.theta.to(dtype=dtype, device="cpu")

@@ -67,6 +67,15 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_train_arguments(t)
     t.set_defaults(func=run_train)
+
+    from .sweep import add_sweep_arguments, run_sweep
+
+    sw = sub.add_parser("sweep", help="run a grid of training runs through submitit and gather one table",
+                        description="Expand a sweep file's grid (e.g. alpha0 x schedule x eps0 x seed x method) into "
+                                    "training runs, execute the unfinished ones through submitit (local processes by "
+                                    "default, Slurm when configured) and gather results.csv / results.json.")
+    add_sweep_arguments(sw)
+    sw.set_defaults(func=run_sweep)
     p = sub.add_parser("hypergrad", help="certified hypergradients of FoE denoising/deblurring on embedded images",
                        description="Compute certified inexact hypergradients of the FoE denoising and deblurring problems "
                                    "on embedded photographs and print per-image iterations, accuracies, error bounds and time.")
@@ -87,3 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         log.error("error: %s", exc)
         return 2
+    except RuntimeError as exc:
+        log.error("failed: %s", exc)
+        return 4

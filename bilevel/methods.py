@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .cost import Cost
+from .distributed import DistContext
 from .hypergradient import SquaredError, hypergradient
 from .problem import LowerLevelProblem
 from .sampling import Batch, FullBatch, Sampler
@@ -91,8 +92,15 @@ class WarmStarts:
         self.x.copy_(snap[0])
         self.has.copy_(snap[1])
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"x": self.x.detach().cpu().clone(), "q": self.q.detach().cpu().clone(), "has": self.has.clone()}
+    def state_dict(self, ctx: DistContext | None = None) -> dict[str, torch.Tensor]:
+        """Copies on the CPU; with ``ctx``, gathered from every rank (a collective call)."""
+        x, q, has = self.x, self.q, self.has
+        if ctx is not None:
+            mask = self.has.to(self.x.device).view(-1, *([1] * (self.x.ndim - 1)))
+            x = ctx.all_reduce(torch.where(mask, self.x, torch.zeros_like(self.x)))
+            q = ctx.all_reduce(torch.where(mask, self.q, torch.zeros_like(self.q)))
+            has = ctx.all_reduce(self.has.to(self.x.device).to(torch.int32), "max").bool().cpu()
+        return {"x": x.detach().cpu().clone(), "q": q.detach().cpu().clone(), "has": has.clone()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if state["x"].shape != self.x.shape:
@@ -133,50 +141,72 @@ def evaluate_batch(
     loss: SquaredError = SquaredError(),
     update_warm: bool = True,
     lower_options: dict | None = None,
+    ctx: DistContext | None = None,
 ) -> BatchEvaluation:
     """Hypergradient (``delta`` given) or only upper-level values (``delta=None``) over ``batch``.
 
     Chunks of at most ``chunk_size`` images are solved one after another; memory is bounded by the
     chunk, not by the batch. With ``update_warm``, the solutions (and adjoints) become the images'
-    warm starts.
+    warm starts. With a :class:`~bilevel.distributed.DistContext`, this rank solves its share of the
+    images and the partial sums are all-reduced (every rank returns the same result).
     """
     dev = data.y.device
     w_all = batch.weights.to(dtype=data.y.dtype, device=dev)
+    positions = torch.arange(batch.size) if ctx is None else ctx.local(batch.indices)
     grad = torch.zeros_like(theta) if delta is not None else None
-    bound = lo = up = val = 0.0
-    per_loss, mses = [], []
+    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # bound, value, lower, upper
+    per_loss = torch.zeros(batch.size, dtype=data.y.dtype, device=dev)
+    mses = torch.zeros(batch.size, dtype=data.y.dtype, device=dev)
     cost = Cost()
-    converged = True
-    for pos, idx in zip(_chunks(torch.arange(batch.size), chunk_size), _chunks(batch.indices, chunk_size)):
-        idx_d = idx.to(dev)
-        y, xs, w = data.y[idx_d], data.x_star[idx_d], w_all[pos.to(dev)]
+    failures = 0
+    t_start = time.perf_counter()
+    for pos in _chunks(positions, chunk_size):
+        idx = batch.indices[pos]
+        idx_d, pos_d = idx.to(dev), pos.to(dev)
+        y, xs, w = data.y[idx_d], data.x_star[idx_d], w_all[pos_d]
         default_x = problem.operator.adjoint(y)
         x0, q0 = warm.get(idx, default_x) if warm is not None else (default_x, None)
         if delta is not None:
             r = hypergradient(problem, theta, y, xs, eps, delta, x0=x0, q0=q0, weights=w, loss=loss,
                               lower_options=lower_options)
             grad += r.grad
-            bound += r.grad_error_bound
-            x, q, dist, values = r.x, r.q, r.distance_bound, r.loss
+            sums[0] += r.grad_error_bound
+            x, q, dist_bound, values = r.x, r.q, r.distance_bound, r.loss
             cost = cost + r.cost
-            converged &= bool(r.lower.converged.all()) and bool(r.cg.converged.all())
+            failures += int((~r.lower.converged).sum()) + int((~r.cg.converged).sum())
         else:
-            t0 = time.perf_counter()
             low = solve_lower(problem.bind(theta, y), eps, x0, **(lower_options or {}))
-            x, q, dist = low.x, None, low.grad_norm / low.modulus
+            x, q, dist_bound = low.x, None, low.grad_norm / low.modulus
             values = loss.value(x, xs)
-            cost = cost + Cost(lower_iterations=int(low.iterations.sum()), gradient_evals=int(low.gradient_evals.sum()),
-                               wall_time=time.perf_counter() - t0)
-            converged &= bool(low.converged.all())
-        g_lo, g_up = loss.certified_interval(x, xs, dist)
-        val += float(w @ values)
-        lo += float(w @ g_lo)
-        up += float(w @ g_up)
-        per_loss.append(values)
-        mses.append((x - xs).pow(2).flatten(1).mean(dim=1))
+            cost = cost + Cost(lower_iterations=int(low.iterations.sum()), gradient_evals=int(low.gradient_evals.sum()))
+            failures += int((~low.converged).sum())
+        g_lo, g_up = loss.certified_interval(x, xs, dist_bound)
+        sums[1] += float(w @ values)
+        sums[2] += float(w @ g_lo)
+        sums[3] += float(w @ g_up)
+        per_loss[pos_d] = values
+        mses[pos_d] = (x - xs).pow(2).flatten(1).mean(dim=1)
         if warm is not None and update_warm:
             warm.set(idx, x, q)
-    return BatchEvaluation(grad, bound, val, lo, up, torch.cat(per_loss), torch.cat(mses), converged, cost)
+    wall = time.perf_counter() - t_start
+    if ctx is not None:
+        counts = [cost.lower_iterations, cost.cg_iterations, cost.gradient_evals, cost.hvps, cost.jacobian_products, failures]
+        parts = [sums, torch.tensor(counts, dtype=torch.float64, device=dev), per_loss.double(), mses.double()]
+        if grad is not None:
+            parts.append(grad.double())
+        pack = ctx.all_reduce(torch.cat(parts))
+        sums, counts_t = pack[:4], pack[4:10]
+        per_loss = pack[10:10 + batch.size].to(data.y.dtype)
+        mses = pack[10 + batch.size:10 + 2 * batch.size].to(data.y.dtype)
+        if grad is not None:
+            grad = pack[10 + 2 * batch.size:].to(theta.dtype)
+        c = [int(round(float(v))) for v in counts_t]
+        wall = float(ctx.all_reduce(torch.tensor([wall], dtype=torch.float64, device=dev), "max"))
+        cost = Cost(lower_iterations=c[0], cg_iterations=c[1], gradient_evals=c[2], hvps=c[3], jacobian_products=c[4])
+        failures = c[5]
+    cost = replace(cost, wall_time=wall)
+    s = [float(v) for v in sums]
+    return BatchEvaluation(grad, s[0], s[1], s[2], s[3], per_loss, mses, failures == 0, cost)
 
 
 @dataclass
@@ -228,14 +258,15 @@ class ISGD:
 
     def __init__(self, problem: LowerLevelProblem, data: TrainingData, sampler: Sampler, step: Schedule,
                  accuracy: Schedule, delta_ratio: float = 1.0, chunk_size: int = 64,
-                 loss: SquaredError = SquaredError(), lower_options: dict | None = None) -> None:
+                 loss: SquaredError = SquaredError(), lower_options: dict | None = None,
+                 ctx: DistContext | None = None) -> None:
         if not delta_ratio > 0:
             raise ValueError(f"delta_ratio must be positive, got {delta_ratio}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
         self.problem, self.data, self.sampler = problem, data, sampler
         self.step_size, self.accuracy, self.delta_ratio = step, accuracy, delta_ratio
-        self.chunk_size, self.loss, self.lower_options = chunk_size, loss, lower_options
+        self.chunk_size, self.loss, self.lower_options, self.ctx = chunk_size, loss, lower_options, ctx
         self.warm = WarmStarts(data.y)
         if isinstance(sampler, FullBatch):
             self.name = "igd"
@@ -255,7 +286,7 @@ class ISGD:
             cost = Cost()
         else:
             ev = evaluate_batch(self.problem, state.theta, self.data, batch, eps, delta, self.warm, self.chunk_size,
-                                self.loss, lower_options=self.lower_options)
+                                self.loss, lower_options=self.lower_options, ctx=self.ctx)
             d = _project(self.problem, ev.grad)
             theta = state.theta - alpha * d
             cost = ev.cost
@@ -278,7 +309,7 @@ class ISGD:
         return new, record
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sampler": self.sampler.state_dict(), "warm": self.warm.state_dict()}
+        return {"sampler": self.sampler.state_dict(), "warm": self.warm.state_dict(self.ctx)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(state["sampler"])
@@ -331,11 +362,12 @@ class MAID:
     name = "maid"
 
     def __init__(self, problem: LowerLevelProblem, data: TrainingData, settings: MAIDSettings = MAIDSettings(),
-                 chunk_size: int = 64, loss: SquaredError = SquaredError(), lower_options: dict | None = None) -> None:
+                 chunk_size: int = 64, loss: SquaredError = SquaredError(), lower_options: dict | None = None,
+                 ctx: DistContext | None = None) -> None:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
         self.problem, self.data, self.settings = problem, data, settings
-        self.chunk_size, self.loss, self.lower_options = chunk_size, loss, lower_options
+        self.chunk_size, self.loss, self.lower_options, self.ctx = chunk_size, loss, lower_options, ctx
         self.warm = WarmStarts(data.y)
         self.full = FullBatch(data.m)
 
@@ -346,7 +378,7 @@ class MAID:
 
     def _evaluate(self, theta, eps, delta):
         return evaluate_batch(self.problem, theta, self.data, self.full.draw(), eps, delta, self.warm,
-                              self.chunk_size, self.loss, lower_options=self.lower_options)
+                              self.chunk_size, self.loss, lower_options=self.lower_options, ctx=self.ctx)
 
     def step(self, state: OptimizerState) -> tuple[OptimizerState, dict]:
         s = self.settings
@@ -410,7 +442,7 @@ class MAID:
         return new, record
 
     def state_dict(self) -> dict[str, Any]:
-        return {"warm": self.warm.state_dict()}
+        return {"warm": self.warm.state_dict(self.ctx)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.warm.load_state_dict(state["warm"])

@@ -144,18 +144,18 @@ class Evaluator(Callback):
     """
 
     def __init__(self, problem: LowerLevelProblem, train: TrainingData, test: TrainingData | None, every: int,
-                 eps: float, chunk_size: int = 64, loss: SquaredError = SquaredError()) -> None:
+                 eps: float, chunk_size: int = 64, loss: SquaredError = SquaredError(), ctx=None) -> None:
         if every < 1:
             raise ValueError(f"evaluation interval must be >= 1 computation, got {every}")
         self.problem, self.train, self.test = problem, train, test
-        self.every, self.eps, self.chunk_size, self.loss = every, eps, chunk_size, loss
+        self.every, self.eps, self.chunk_size, self.loss, self.ctx = every, eps, chunk_size, loss, ctx
         self.warm_train = WarmStarts(train.y)
         self.warm_test = WarmStarts(test.y) if test is not None else None
         self.next_at = 0
 
     def _set(self, data: TrainingData, warm: WarmStarts, theta: torch.Tensor) -> tuple[float, float]:
         ev = evaluate_batch(self.problem, theta, data, FullBatch(data.m).draw(), self.eps, None, warm,
-                            self.chunk_size, self.loss)
+                            self.chunk_size, self.loss, ctx=self.ctx)
         return ev.loss, float((10.0 * torch.log10(1.0 / ev.mse)).mean())
 
     def evaluate(self, run: Run) -> dict:
@@ -191,9 +191,9 @@ class Evaluator(Callback):
                 log.warning("final evaluation failed: %s", exc)
 
     def state_dict(self) -> dict[str, Any]:
-        out = {"next_at": self.next_at, "warm_train": self.warm_train.state_dict()}
+        out = {"next_at": self.next_at, "warm_train": self.warm_train.state_dict(self.ctx)}
         if self.warm_test is not None:
-            out["warm_test"] = self.warm_test.state_dict()
+            out["warm_test"] = self.warm_test.state_dict(self.ctx)
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -265,16 +265,17 @@ class Checkpointer(Callback):
     everything a resumed run needs to continue bit for bit (parameters, method and sampler state,
     warm starts, records, the other callbacks' states); also rewrites the metrics CSVs then."""
 
-    def __init__(self, run_dir, every: int, others: list[Callback]) -> None:
+    def __init__(self, run_dir, every: int, others: list[Callback], is_main: bool = True) -> None:
         if every < 1:
             raise ValueError(f"checkpoint interval must be >= 1 iteration, got {every}")
-        self.run_dir, self.every, self.others = run_dir, every, others
+        self.run_dir, self.every, self.others, self.is_main = run_dir, every, others, is_main
 
     @property
     def path(self) -> Path:
         return self.run_dir.path / "checkpoints" / "last.pt"
 
     def save(self, run: Run) -> None:
+        """Every rank calls this (state dicts gather warm starts); only the main rank writes."""
         payload = {
             "version": CHECKPOINT_VERSION,
             "state": run.state.state_dict(),
@@ -283,6 +284,8 @@ class Checkpointer(Callback):
             "evaluations": run.evaluations,
             "callbacks": [cb.state_dict() for cb in self.others],
         }
+        if not self.is_main:
+            return
         import io
 
         buf = io.BytesIO()

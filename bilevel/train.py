@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from .data import TASKS, embedded_crops, make_measurements
+from .distributed import from_environment, local_device, shutdown
 from .foe import FieldOfExperts
 from .io import write_bytes_atomic
 from .methods import ISGD, MAID, MAIDSettings, TrainingData
@@ -184,13 +185,13 @@ def load_data(cfg: TrainConfig, device: torch.device, dtype: torch.dtype) -> tup
     return LowerLevelProblem(op, fam, cfg.ridge), train, test
 
 
-def build_method(cfg: TrainConfig, problem: LowerLevelProblem, train: TrainingData):
+def build_method(cfg: TrainConfig, problem: LowerLevelProblem, train: TrainingData, ctx=None):
     if cfg.method == "maid":
         settings = MAIDSettings(eps0=cfg.accuracy0, delta0=cfg.accuracy0 * cfg.delta_ratio, alpha0=cfg.alpha0,
                                 rho=cfg.maid_rho, shrink=cfg.maid_shrink, grow=cfg.maid_grow,
                                 step_grow=cfg.maid_step_grow, eta=cfg.maid_eta, lam=cfg.maid_lam,
                                 backtracks=cfg.maid_backtracks, eps_min=cfg.maid_eps_min)
-        return MAID(problem, train, settings, cfg.chunk_size)
+        return MAID(problem, train, settings, cfg.chunk_size, ctx=ctx)
     sampler_name = "full" if cfg.method == "igd" else cfg.sampler
     sampler = make_sampler(sampler_name, train.m, cfg.batch_size, cfg.seed)
     if cfg.method == "igd":
@@ -198,7 +199,7 @@ def build_method(cfg: TrainConfig, problem: LowerLevelProblem, train: TrainingDa
     else:
         step = Schedule(cfg.step, cfg.alpha0, power=cfg.step_power)
         accuracy = Schedule(cfg.accuracy, cfg.accuracy0, power=cfg.accuracy_power, rate=cfg.accuracy_rate)
-    return ISGD(problem, train, sampler, step, accuracy, cfg.delta_ratio, cfg.chunk_size)
+    return ISGD(problem, train, sampler, step, accuracy, cfg.delta_ratio, cfg.chunk_size, ctx=ctx)
 
 
 @dataclass
@@ -223,19 +224,36 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
 
     ``extra_callbacks`` run after the built-in ones (evaluation, progress, checkpoints).
     """
-    device = resolve_device(cfg.device)
+    device = local_device(resolve_device(cfg.device))
     dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
-    run_dir = RunDirectory.create(out, cfg.as_dict(), cfg.seed, exist_ok=resume)
+    owns_group = not torch.distributed.is_initialized()
+    ctx = from_environment(device)
+    try:
+        return _train(cfg, out, resume, extra_callbacks, device, dtype, ctx)
+    finally:
+        if ctx is not None and owns_group:
+            shutdown()
+
+
+def _train(cfg, out, resume, extra_callbacks, device, dtype, ctx) -> TrainResult:
+    is_main = ctx is None or ctx.is_main
+    if is_main:
+        run_dir = RunDirectory.create(out, cfg.as_dict(), cfg.seed, exist_ok=resume)
+    if ctx is not None:
+        ctx.barrier()  # the run directory exists (and was validated) before any rank reads it
+        if not is_main:
+            run_dir = RunDirectory.open(out)
+            logging.getLogger("bilevel").setLevel(logging.WARNING)
     problem, train_data, test_data = load_data(cfg, device, dtype)
-    method = build_method(cfg, problem, train_data)
+    method = build_method(cfg, problem, train_data, ctx)
     theta0 = problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu, dtype=dtype, device=device)
     run = Run(method, method.init(theta0), cfg.budget)
-    evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size)
-    progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress)
+    evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
+    progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress and is_main)
     stateful: list = [evaluator]
     if cfg.iterates_every:
         stateful.append(IterateRecorder(cfg.iterates_every))
-    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, stateful)
+    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, stateful, is_main=is_main)
     if resume and checkpointer.path.exists():
         restore(run, load_checkpoint(checkpointer.path), stateful, device)
         log.info("resuming %s at iteration %d (%d computations)", run_dir.path, run.state.iteration, run.state.computations)
@@ -248,9 +266,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
     seconds = time.perf_counter() - t0
     import io
 
-    buf = io.BytesIO()
-    torch.save({"theta": run.state.theta.detach().cpu(), "regularizer": problem.regularizer.describe()}, buf)
-    write_bytes_atomic(run_dir.path / "theta_final.pt", buf.getvalue())
+    if is_main:
+        buf = io.BytesIO()
+        torch.save({"theta": run.state.theta.detach().cpu(), "regularizer": problem.regularizer.describe()}, buf)
+        write_bytes_atomic(run_dir.path / "theta_final.pt", buf.getvalue())
     last_eval = run.evaluations[-1] if run.evaluations else {}
     summary = {
         "method": method.name,
@@ -266,8 +285,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
         "final": last_eval,
         "problem": problem.describe(),
         "m": train_data.m,
+        "world_size": 1 if ctx is None else ctx.world_size,
     }
-    run_dir.write_json("summary.json", summary)
+    if is_main:
+        run_dir.write_json("summary.json", summary)
     if run.diverged:
         log.error("run stopped: %s", run.stop_reason)
     else:
@@ -328,6 +349,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                                                      "options given on the command line override it")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<method>-<task>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs). "
+                        "Ranks split every mini-batch and all-reduce the hypergradient; results equal one process "
+                        "up to floating-point reduction order (default: 1)")
+    p.add_argument("--fail-at-iteration", type=int, default=None, metavar="K",
+                   help="fault injection for testing: raise an error on rank --fail-rank after iteration K")
+    p.add_argument("--fail-rank", type=int, default=0, metavar="R", help="rank that --fail-at-iteration fails (default: 0)")
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -358,11 +386,69 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
+class InjectedFailure(RuntimeError):
+    """Raised by ``--fail-at-iteration`` (tests of fault handling)."""
+
+
+class _FailAt:
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def on_start(self, run) -> None:
+        pass
+
+    def on_step(self, run, record) -> None:
+        if run.state.iteration == self.iteration:
+            raise InjectedFailure(f"injected failure after iteration {self.iteration}")
+
+    def on_end(self, run) -> None:
+        pass
+
+
+def launch_distributed(cfg: TrainConfig, out: str, nproc: int, resume: bool, fail_at: int | None, fail_rank: int) -> int:
+    """Run ``bilevel train`` under torchrun with ``nproc`` processes; a failing rank stops all of them."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    if nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {nproc}")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(cfg.as_dict(), fh)
+        cfg_path = fh.name
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "bilevel", "train", "--config", cfg_path, "--out", str(out)]
+    if resume:
+        cmd.append("--resume")
+    if fail_at is not None:
+        cmd += ["--fail-at-iteration", str(fail_at), "--fail-rank", str(fail_rank)]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    try:
+        proc = subprocess.run(cmd, env=env)
+    finally:
+        os.unlink(cfg_path)
+    if proc.returncode != 0:
+        log.error("a rank of the %d-process run failed (exit status %d; its error is printed above). All ranks were "
+                  "stopped; continue from the last checkpoint with: isgd train --out %s --resume --nproc %d",
+                  nproc, proc.returncode, out, nproc)
+        return 4
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
+    import os
+
     cfg = config_from_args(args)
     out = args.out or f"runs/{cfg.method}-{cfg.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.resume and not args.out:
         raise ValueError("--resume needs --out DIR, the run directory to continue")
-    res = train(cfg, out, resume=args.resume)
+    if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
+        return launch_distributed(cfg, out, args.nproc, args.resume, args.fail_at_iteration, args.fail_rank)
+    extra = []
+    if args.fail_at_iteration is not None and int(os.environ.get("RANK", "0")) == args.fail_rank:
+        extra.append(_FailAt(args.fail_at_iteration))
+    res = train(cfg, out, resume=args.resume, extra_callbacks=extra)
     log.info("results in %s", res.run_dir.path)
     return 3 if res.diverged else 0

@@ -29,6 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(demo)
     demo.set_defaults(func=run_demo)
     bilevel_cli.build_parser(sub)
+    from .verify import add_verify_arguments, run_verify
+
+    verify = sub.add_parser("verify", help="check every claim of the paper on exact computations (report, witnesses, figures)",
+                            description="Search every claim of the paper (and of the sources it cites) for counterexamples "
+                                        "on quadratic problems with exact expectations; write report.md, results.json, "
+                                        "witnesses and figures to a run directory, or re-check a saved witness.")
+    add_verify_arguments(verify)
+    verify.set_defaults(func=run_verify)
     return parser
 
 
@@ -41,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         log.error("error: %s", exc)
         return 2
+    except RuntimeError as exc:
+        log.error("failed: %s", exc)
+        return 4
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""Shared pieces of the benchmark scripts: timing, machine peaks, work per image-iteration.
+
+Timings are medians of interleaved repeats (noise hits every candidate alike); device peaks are
+*measured* here (a large matrix product for FLOP/s, a large copy for bytes/s), so the reported
+fractions are relative to what this machine actually reaches, not to a data sheet.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
+    """Median seconds per call of each function, called round-robin ``repeats`` times after a warm-up."""
+    for f in fns.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            synchronize(device)
+            t0 = time.perf_counter()
+            f()
+            synchronize(device)
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def measured_peaks(device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """FLOP/s of a large matrix product and bytes/s of a large copy on ``device``."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    t = interleaved({"mm": lambda: a @ b}, 3 if device.type == "cpu" else 10, device)["mm"]
+    flops = 2.0 * n**3 / t
+    numel = (64 if device.type == "cpu" else 512) * 2**20 // 4
+    x = torch.empty(numel, dtype=torch.float32, device=device).fill_(1.0)
+    y = torch.empty_like(x)
+    tc = interleaved({"copy": lambda: y.copy_(x)}, 5 if device.type == "cpu" else 20, device)["copy"]
+    return {"flops_per_s": flops, "bytes_per_s": 2.0 * x.numel() * 4 / tc, "matmul_n": n, "copy_bytes": x.numel() * 4}
+
+
+def foe_work(height: int, width: int, channels: int = 3, experts: int = 10, kernel: int = 7,
+             itemsize: int = 4) -> dict[str, dict[str, float]]:
+    """FLOPs and bytes one image-iteration must move, for a gradient and a Hessian-vector product.
+
+    FLOPs: the correlation and the transposed correlation, ``2 H W J C k^2`` each, plus about
+    ``8 J H W`` element-wise. Bytes: ``minimal`` = read the image, write the result (a fully fused
+    kernel); ``unfused`` = what separate conv / element-wise / padding passes move (as implemented).
+    """
+    px = height * width
+    conv = 2.0 * px * experts * channels * kernel**2
+    img = px * channels * itemsize
+    feat = px * experts * itemsize
+    padded = (height + kernel - 1) * (width + kernel - 1) * channels * itemsize
+    grad_unfused = padded + img + feat + 2 * feat + feat + padded + padded + img
+    hvp_unfused = grad_unfused + feat  # plus reading the cached curvature weights
+    return {
+        "gradient": {"flops": 2 * conv + 8.0 * experts * px, "bytes_minimal": 2.0 * img, "bytes_unfused": float(grad_unfused)},
+        "hvp": {"flops": 2 * conv + 2.0 * experts * px, "bytes_minimal": 3.0 * img + feat, "bytes_unfused": float(hvp_unfused)},
+    }
+
+
+def roofline(work: dict[str, float], peaks: dict[str, float], seconds_per_image_iteration: float) -> dict[str, float]:
+    """Achieved fractions of the measured compute peak, bandwidth peak, and the roofline bound."""
+    t_flops = work["flops"] / peaks["flops_per_s"]
+    t_bytes = work["bytes_minimal"] / peaks["bytes_per_s"]
+    return {
+        "achieved_flops_per_s": work["flops"] / seconds_per_image_iteration,
+        "fraction_of_flops_peak": t_flops / seconds_per_image_iteration,
+        "fraction_of_bandwidth_bound": t_bytes / seconds_per_image_iteration,
+        "fraction_of_roofline": max(t_flops, t_bytes) / seconds_per_image_iteration,
+        "bound": "compute" if t_flops >= t_bytes else "memory",
+    }
