@@ -239,9 +239,11 @@ def _decide_scalar(diff: Any) -> bool | None:
     if isinstance(diff, Fraction):
         return diff >= 0
     if isinstance(diff, sp.Basic):
-        verdict = diff.is_nonnegative
+        # "extended": +oo >= 0 is true (e.g. a step bound c1/L = oo when B = 0); plain
+        # is_nonnegative is False for oo because oo is not a real number
+        verdict = diff.is_extended_nonnegative
         if verdict is None:
-            verdict = sp.simplify(diff).is_nonnegative
+            verdict = sp.simplify(diff).is_extended_nonnegative
         return None if verdict is None else bool(verdict)
     return bool(diff >= 0)
 

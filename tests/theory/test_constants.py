@@ -124,3 +124,15 @@ def test_theory_imports_nothing_of_the_project_nor_torch() -> None:
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=root)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_exact_comparison_with_infinite_step_bound():
+    """B = 0 gives the step bound c1/L = +oo; an exact step must be admissible, as in float mode."""
+    import sympy as sp
+    from fractions import Fraction
+
+    from theory import _arith
+
+    assert _arith.decide(Fraction(3, 2), sp.oo, "<=") is True
+    assert _arith.decide(sp.oo, Fraction(1), "<=") is False
+    assert _arith.decide(Fraction(3, 2), float("inf"), "<=") == True  # noqa: E712 (numpy bool)
