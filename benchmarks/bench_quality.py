@@ -92,11 +92,13 @@ def main(argv=None) -> int:
                     help="training photographs (folder; default: ../shared/data/CBSD68)")
     ap.add_argument("--test-data", default=str(ROOT.parent / "shared" / "data" / "McMaster"),
                     help="test photographs (folder; default: ../shared/data/McMaster)")
-    ap.add_argument("--train-count", type=int, default=64)
+    ap.add_argument("--train-count", type=int, default=512)
     ap.add_argument("--test-count", type=int, default=64)
     ap.add_argument("--budget", type=int, default=150000, help="ISGD budget in computations")
     ap.add_argument("--alpha0", type=float, default=1e-3)
     ap.add_argument("--step", default="inverse_sqrt", help="ISGD step schedule (default: inverse_sqrt)")
+    ap.add_argument("--init-scale", type=float, default=0.02, help="FoE initial scale (isgd train's default 0.02)")
+    ap.add_argument("--init-nu", type=float, default=0.05, help="FoE initial smoothing (isgd train's default 0.05)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality.json"))
     args = ap.parse_args(argv)
@@ -111,11 +113,13 @@ def main(argv=None) -> int:
     tv_test = mean_psnr(tvp, tv_theta(tvf, lam, dtype), te.y, te.x_star)
     log.info("smoothed TV: lambda %.4g, train PSNR %.2f, test PSNR %.2f", lam, tv_train_psnr, tv_test)
 
-    run_dir = Path(args.out).parent / "runs" / f"quality-isgd-{args.step}-{args.alpha0:g}-{args.budget}"
+    run_dir = Path(args.out).parent / "runs" / (f"quality-isgd-{args.step}-{args.alpha0:g}-{args.budget}-m{args.train_count}"
+                                                 f"-s{args.init_scale:g}-nu{args.init_nu:g}")
     cfg = TrainConfig(task="denoising", method="isgd", data=str(Path(args.train_data).resolve()),
                       test_data=str(Path(args.test_data).resolve()), train_count=args.train_count,
                       test_count=args.test_count, budget=args.budget, eval_every=max(1, args.budget // 4),
-                      alpha0=args.alpha0, step=args.step, device=args.device, progress=False)
+                      alpha0=args.alpha0, step=args.step, init_scale=args.init_scale, init_nu=args.init_nu,
+                      device=args.device, progress=False)
     res = train(cfg, run_dir, resume=True)
     foe_problem = LowerLevelProblem(Identity(), FieldOfExperts(), 0.0)
     theta = res.theta.to(dtype=dtype, device="cpu")

@@ -38,6 +38,26 @@ from .regularizer import RegularizerConstants
 PSI3_SUP = 48.0 / (25.0 * math.sqrt(5.0))
 
 
+#: How the correlations are computed: ``direct`` (conv2d / conv_transpose2d), ``fft`` (products of
+#: spectra on a grid of at least ``(H + k - 1) x (W + k - 1)``, which is exact: no wrap-around), or
+#: ``auto``: on the CPU the FFT for the transposed correlation in float32 and for both directions in
+#: float64 (measured 2.6x and 4-8x faster there, see benchmarks/), direct on GPUs.
+CONV_BACKENDS = ("auto", "direct", "fft")
+
+
+def fast_fft_length(n: int) -> int:
+    """The smallest ``m >= n`` whose prime factors are 2, 3 and 5 (fast FFT sizes)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
 class FoEParams(NamedTuple):
     """Views into a flat FoE parameter vector."""
 
@@ -107,9 +127,12 @@ class FieldOfExperts:
     channels: int = 3
     per_expert_smoothing: bool = False
     padding: str = "reflect"
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         check_padding(self.padding)
+        if self.backend not in CONV_BACKENDS:
+            raise ValueError(f"unknown convolution backend {self.backend!r}; use one of {CONV_BACKENDS}")
         if self.num_experts < 1 or self.channels < 1:
             raise ValueError("num_experts and channels must be positive")
         if self.kernel_size < 1 or self.kernel_size % 2 != 1:
@@ -206,6 +229,7 @@ class FieldOfExperts:
             "channels": self.channels,
             "per_expert_smoothing": self.per_expert_smoothing,
             "padding": self.padding,
+            "backend": self.backend,
             "dim": self.dim,
         }
 
@@ -230,14 +254,42 @@ class BoundFoE:
         self._cache: dict[tuple, object] = {}
 
     # -- linear maps -------------------------------------------------------------------------
+    def _use_fft(self, t: torch.Tensor, adjoint: bool) -> bool:
+        backend = self.family.backend
+        if backend != "auto":
+            return backend == "fft"
+        return t.device.type == "cpu" and (adjoint or t.dtype == torch.float64)
+
+    def _spectrum(self, hp: int, wp: int, scaled: bool) -> tuple[torch.Tensor, int, int]:
+        """Spectra of the kernels on an ``N x M`` grid (``N >= hp``, ``M >= wp``): ``(N, M//2+1, J, C)``."""
+        key = ("spec", hp, wp, scaled)
+        if key not in self._cache:
+            n, m = fast_fft_length(hp), fast_fft_length(wp)
+            w = self._kernels_scaled if scaled else self.kernels
+            self._cache[key] = (torch.fft.rfft2(w, s=(n, m)).permute(2, 3, 0, 1).contiguous(), n, m)
+        return self._cache[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``u = K x``: ``(B, C, H, W) -> (B, J, H, W)``."""
-        return F.conv2d(pad(x, self.pad, self.mode), self.kernels)
+        xp = pad(x, self.pad, self.mode)
+        if not self._use_fft(x, adjoint=False):
+            return F.conv2d(xp, self.kernels)
+        H, W = x.shape[-2:]
+        spec, n, m = self._spectrum(xp.shape[-2], xp.shape[-1], False)
+        X = torch.fft.rfft2(xp, s=(n, m)).permute(2, 3, 0, 1)  # (N, M', B, C)
+        U = torch.matmul(X, spec.conj().transpose(-1, -2))  # correlation: X . conj(c^)
+        return torch.fft.irfft2(U.permute(2, 3, 0, 1), s=(n, m))[..., :H, :W]
 
     def adjoint(self, v: torch.Tensor, scaled: bool = False) -> torch.Tensor:
         """``K^T v`` (or ``K^T (D . v)`` with ``scaled``): ``(B, J, H, W) -> (B, C, H, W)``."""
-        w = self._kernels_scaled if scaled else self.kernels
-        return pad_adjoint(F.conv_transpose2d(v, w), self.pad, self.mode)
+        if not self._use_fft(v, adjoint=True):
+            w = self._kernels_scaled if scaled else self.kernels
+            return pad_adjoint(F.conv_transpose2d(v, w), self.pad, self.mode)
+        hp, wp = v.shape[-2] + 2 * self.pad, v.shape[-1] + 2 * self.pad
+        spec, n, m = self._spectrum(hp, wp, scaled)
+        V = torch.fft.rfft2(v, s=(n, m)).permute(2, 3, 0, 1)  # (N, M', B, J)
+        full = torch.fft.irfft2(torch.matmul(V, spec).permute(2, 3, 0, 1), s=(n, m))[..., :hp, :wp]
+        return pad_adjoint(full, self.pad, self.mode)
 
     def adjoint_per_expert(self, v: torch.Tensor) -> torch.Tensor:
         """``K_j^T v_j`` for every expert separately: ``(B, J, H, W) -> (B, J, C, H, W)``."""

@@ -10,8 +10,8 @@ from bilevel.padding import PADDING_MODES
 from bilevel.reference import foe_value
 
 
-def _setup(mode="reflect", per_expert=False, dtype=torch.float64, device="cpu", seed=0, shape=(2, 3, 11, 9)):
-    fam = FieldOfExperts(padding=mode, per_expert_smoothing=per_expert)
+def _setup(mode="reflect", per_expert=False, dtype=torch.float64, device="cpu", seed=0, shape=(2, 3, 11, 9), backend="auto"):
+    fam = FieldOfExperts(padding=mode, per_expert_smoothing=per_expert, backend=backend)
     gen = torch.Generator().manual_seed(seed)
     theta = fam.init_theta(perturbation=0.5, seed=seed) + 0.3 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
     x = torch.rand(shape, generator=gen, dtype=torch.float64)
@@ -35,8 +35,9 @@ def test_pack_unpack_roundtrip():
 
 @pytest.mark.parametrize("mode", PADDING_MODES)
 @pytest.mark.parametrize("per_expert", [False, True])
-def test_value_gradient_hvp_mixed_against_autograd(mode, per_expert, device):
-    fam, theta, x = _setup(mode, per_expert, device=device)
+@pytest.mark.parametrize("backend", ["direct", "fft"])
+def test_value_gradient_hvp_mixed_against_autograd(mode, per_expert, backend, device):
+    fam, theta, x = _setup(mode, per_expert, device=device, backend=backend)
     R = fam.at(theta)
     xr = x.clone().requires_grad_(True)
     val = foe_value(fam, theta, xr)
@@ -59,6 +60,28 @@ def test_value_gradient_hvp_mixed_against_autograd(mode, per_expert, device):
         gi = torch.autograd.grad(foe_value(fam, thr, xr[i:i + 1]).sum(), xr, create_graph=True)[0]
         refi = torch.autograd.grad((gi * q).sum(), thr)[0]
         assert torch.allclose(per[i], refi, rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_fft_backend_equals_direct(dtype, mode):
+    fam_d, theta, x = _setup(mode, dtype=dtype, backend="direct", shape=(3, 3, 17, 13))
+    fam_f = FieldOfExperts(padding=mode, backend="fft")
+    Rd, Rf = fam_d.at(theta), fam_f.at(theta)
+    v = torch.randn(3, 10, 17, 13, dtype=dtype)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-11, atol=1e-12)
+    assert torch.allclose(Rf.forward(x), Rd.forward(x), **tol)
+    assert torch.allclose(Rf.adjoint(v), Rd.adjoint(v), **tol)
+    assert torch.allclose(Rf.adjoint(v, scaled=True), Rd.adjoint(v, scaled=True), **tol)
+    assert torch.allclose(Rf.grad(x), Rd.grad(x), **tol)
+    with pytest.raises(ValueError, match="backend"):
+        FieldOfExperts(backend="winograd")
+
+
+def test_fft_lengths_are_fast():
+    from bilevel.foe import fast_fft_length
+
+    assert [fast_fft_length(n) for n in (1, 7, 102, 103, 262)] == [1, 8, 108, 108, 270]
 
 
 def test_hvp_with_index_selects_rows():
