@@ -7,7 +7,8 @@ On a batch of 8 colour 96x96 embedded crops (float32):
 3. one certified hypergradient at eps = delta = 1e-3 versus an autograd reference (lower-level
    gradients by autograd, Hessian-vector products by double backward, fixed-step FISTA with a
    power-method step size) reaching the same accuracy (goal: >= 5x faster), at a trained-looking
-   theta: the initial kernels with scale and smoothing tuned for PSNR on the batch (grid search).
+   theta: the initial kernels with scale and smoothing tuned for PSNR on the batch (grid search), in
+   float32 (smoothing nu >= 0.01, where float32 can certify the accuracy) and in float64 (fully tuned).
 
 Timings interleave the candidates round-robin and report medians, so machine noise hits all of them
 alike. Writes ``benchmarks/results/core_<device>.json``.
@@ -60,17 +61,35 @@ def interleaved(fns: dict, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def tuned_theta(problem, fam, y, x_star, dtype, device):
+def tuned_theta(problem, fam, y, x_star, dtype, device, nus=(0.005, 0.01, 0.03)):
     """Scale and smoothing of the initial kernels that maximize mean PSNR on the batch."""
     best = None
     for scale in (0.05, 0.1, 0.15, 0.25):
-        for nu in (0.005, 0.01, 0.03):
+        for nu in nus:
             th = fam.init_theta(scale=scale, nu=nu, dtype=dtype, device=device)
             x = solve_lower(problem.bind(th, y), 1e-2).x
             p = float(psnr(x, x_star).mean())
             if best is None or p > best[0]:
                 best = (p, scale, nu, th)
     return best
+
+
+def compare_with_autograd(problem, fam, theta, y, x_star, eps: float, delta: float) -> dict:
+    t0 = time.perf_counter()
+    ours = hypergradient(problem, theta, y, x_star, eps, delta)
+    t_ours = time.perf_counter() - t0
+    ref = autograd_hypergradient(fam, Identity(), 0.0, 1.0, theta, y, x_star, eps, delta)
+    return {
+        "eps": eps, "delta": delta,
+        "ours": {"seconds": t_ours, "lower_iterations_per_image": ours.lower.iterations.tolist(),
+                 "cg_iterations_per_image": ours.cg.iterations.tolist(),
+                 "certified": bool(ours.lower.converged.all()) and bool(ours.cg.converged.all())},
+        "autograd_reference": {"seconds": ref.wall_time, "lower_iterations_batch": ref.lower_iterations // y.shape[0],
+                               "cg_iterations_batch": ref.cg_iterations // y.shape[0],
+                               "power_iterations": ref.power_iterations},
+        "speedup": ref.wall_time / t_ours,
+        "relative_difference": float((ref.grad - ours.grad).norm() / ours.grad.norm()),
+    }
 
 
 def main(argv=None) -> int:
@@ -89,14 +108,15 @@ def main(argv=None) -> int:
     y = make_measurements(Identity(), x_star, DENOISING_SIGMA, 0).y
     fam = FieldOfExperts()
     problem = LowerLevelProblem(Identity(), fam, 0.0)
-    best_psnr, scale, nu, theta = tuned_theta(problem, fam, y, x_star, dtype, dev)
-    log.info("trained-looking theta: scale %.3g, nu %.3g (PSNR %.2f dB)", scale, nu, best_psnr)
+    # float32 can certify ||grad h|| <= 1e-3 reliably only for nu >= 0.01 (at nu = 0.005 the stopping
+    # test sits at the rounding floor); the float64 comparison uses the fully tuned theta
+    best_psnr, scale, nu, theta = tuned_theta(problem, fam, y, x_star, dtype, dev, nus=(0.01, 0.03))
+    log.info("trained-looking theta (float32): scale %.3g, nu %.3g (PSNR %.2f dB)", scale, nu, best_psnr)
     lower = problem.bind(theta, y)
-    reg = lower.reg
     x = solve_lower(lower, 1e-2).x
     curv = lower.curvature(x)
     v = torch.randn_like(x)
-    W = reg.kernels.contiguous()
+    W = lower.reg.kernels.contiguous()
     xp = pad(x, 3, "reflect")
     u = F.conv2d(xp, W)
     t = interleaved({
@@ -107,37 +127,33 @@ def main(argv=None) -> int:
     result = {
         "benchmark": "core",
         "device": str(dev),
-        "dtype": str(dtype),
         "batch": list(x.shape),
         "machine": machine_description(),
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "theta": {"scale": scale, "nu": nu, "psnr_at_eps_1e-2": best_psnr},
-        "seconds": t,
+        "theta_float32": {"scale": scale, "nu": nu, "psnr_at_eps_1e-2": best_psnr},
+        "seconds_float32": t,
         "ratios": {"hvp_over_gradient": t["hvp"] / t["gradient"], "gradient_over_bare_pair": t["gradient"] / t["bare_pair"]},
         "goals": {"hvp_over_gradient": 1.3, "gradient_over_bare_pair": 1.2, "speedup_vs_autograd": 5.0},
     }
     log.info("HVP / gradient = %.2f (goal <= 1.3); gradient / bare pair = %.2f (goal <= 1.2)",
              result["ratios"]["hvp_over_gradient"], result["ratios"]["gradient_over_bare_pair"])
     if not args.quick:
-        eps = delta = 1e-3
-        t0 = time.perf_counter()
-        ours = hypergradient(problem, theta, y, x_star, eps, delta)
-        t_ours = time.perf_counter() - t0
-        ref = autograd_hypergradient(fam, Identity(), 0.0, 1.0, theta, y, x_star, eps, delta)
-        agree = float((ref.grad - ours.grad).norm() / ours.grad.norm())
-        result["hypergradient"] = {
-            "eps": eps, "delta": delta,
-            "ours": {"seconds": t_ours, "lower_iterations_per_image": ours.lower.iterations.tolist(),
-                     "cg_iterations_per_image": ours.cg.iterations.tolist(), "certified": bool(ours.lower.converged.all())},
-            "autograd_reference": {"seconds": ref.wall_time, "lower_iterations_batch": ref.lower_iterations // x.shape[0],
-                                   "cg_iterations_batch": ref.cg_iterations // x.shape[0],
-                                   "power_iterations": ref.power_iterations},
-            "relative_difference": agree,
-        }
-        result["ratios"]["speedup_vs_autograd"] = ref.wall_time / t_ours
-        log.info("hypergradient: ours %.2f s, autograd reference %.2f s, speed-up %.1fx (goal >= 5); relative difference %.2e",
-                 t_ours, ref.wall_time, ref.wall_time / t_ours, agree)
+        cmp32 = compare_with_autograd(problem, fam, theta, y, x_star, 1e-3, 1e-3)
+        result["hypergradient_float32"] = cmp32
+        result["ratios"]["speedup_vs_autograd_float32"] = cmp32["speedup"]
+        log.info("float32 hypergradient: ours %.2f s, autograd %.2f s, speed-up %.1fx (goal >= 5); certified %s; "
+                 "relative difference %.2e", cmp32["ours"]["seconds"], cmp32["autograd_reference"]["seconds"],
+                 cmp32["speedup"], cmp32["ours"]["certified"], cmp32["relative_difference"])
+        x64, y64 = x_star.double(), y.double()
+        p64, s64, n64, th64 = tuned_theta(problem, fam, y64, x64, torch.float64, dev)
+        cmp64 = compare_with_autograd(problem, fam, th64, y64, x64, 1e-3, 1e-3)
+        result["theta_float64"] = {"scale": s64, "nu": n64, "psnr_at_eps_1e-2": p64}
+        result["hypergradient_float64"] = cmp64
+        result["ratios"]["speedup_vs_autograd_float64"] = cmp64["speedup"]
+        log.info("float64 hypergradient (scale %.3g, nu %.3g): ours %.2f s, autograd %.2f s, speed-up %.1fx; certified %s",
+                 s64, n64, cmp64["ours"]["seconds"], cmp64["autograd_reference"]["seconds"], cmp64["speedup"],
+                 cmp64["ours"]["certified"])
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"core_{dev.type}.json"
     write_json_atomic(out, result)
     log.info("written %s", out)
