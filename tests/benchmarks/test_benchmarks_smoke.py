@@ -1,0 +1,50 @@
+"""The benchmark scripts run end to end at tiny sizes and write well-formed JSON (no timing asserted)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_throughput_tiny(tmp_path):
+    out = tmp_path / "t.json"
+    r = _run("bench_throughput.py", "--batches", "1", "2", "--dtypes", "float32", "--side", "24", "--iters", "2",
+             "--repeats", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    rows = d["results"]["float32"]["rows"]
+    assert [row["batch"] for row in rows] == [1, 2]
+    for row in rows:
+        assert all(v > 0 for v in row["image_iterations_per_s"].values())
+        assert 0 < row["roofline"]["gradient"]["fraction_of_roofline"]
+    assert d["results"]["float32"]["work_per_image_iteration"]["gradient"]["flops"] > 0
+
+
+def test_scaling_tiny(tmp_path):
+    out = tmp_path / "s.json"
+    r = _run("bench_scaling.py", "--ms", "2", "4", "--sides", "16", "24", "--chunk", "2", "--repeats", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert len(d["time_vs_m"]["seconds"]) == 2 and len(d["memory_vs_m"]["peak_bytes"]) == 2
+    assert all(b > 0 for b in d["memory_vs_m"]["peak_bytes"])
+
+
+@pytest.mark.slow
+def test_core_quick(tmp_path):
+    out = tmp_path / "c.json"
+    r = _run("bench_core.py", "--quick", "--repeats", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert set(d["ratios"]) >= {"hvp_over_gradient", "gradient_over_bare_pair"}
