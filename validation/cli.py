@@ -37,6 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
                                         "witnesses and figures to a run directory, or re-check a saved witness.")
     add_verify_arguments(verify)
     verify.set_defaults(func=run_verify)
+    from .figures import add_bound_arguments, add_figures_arguments, run_bound_command, run_figures_command
+
+    figures = sub.add_parser("figures", help="run the experiments behind the paper's figures, draw them, judge its claims",
+                             description="Run the training runs behind Figs. 1-5 of the paper and the FoE bound check "
+                                         "(stored runs are skipped), draw every figure with the scripts of paper_figures/ "
+                                         "and write figures.md: what each figure shows, the paper's claim and whether "
+                                         "this reproduction supports it.")
+    add_figures_arguments(figures)
+    figures.set_defaults(func=run_figures_command)
+    bound = sub.add_parser("bound", help="Theorem 1 versus observed on stored ISGD runs (FoE bound check)",
+                           description="Fit the constants of Theorem 1 (A, B, C, b, c, a lower estimate of L, delta0) "
+                                       "along stored constant-step ISGD runs (one per seed, with iterates.pt) and compare "
+                                       "the theorem's right side with the observed min_t ||grad f(theta_t)||^2.")
+    add_bound_arguments(bound)
+    bound.set_defaults(func=run_bound_command)
     return parser
 
 
