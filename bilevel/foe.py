@@ -291,13 +291,6 @@ class BoundFoE:
         full = torch.fft.irfft2(torch.matmul(V, spec).permute(2, 3, 0, 1), s=(n, m))[..., :hp, :wp]
         return pad_adjoint(full, self.pad, self.mode)
 
-    def adjoint_per_expert(self, v: torch.Tensor) -> torch.Tensor:
-        """``K_j^T v_j`` for every expert separately: ``(B, J, H, W) -> (B, J, C, H, W)``."""
-        B, J, H, W = v.shape
-        out = F.conv_transpose2d(v, self.kernels, groups=J)  # (B, J*C, H+2p, W+2p)
-        out = pad_adjoint(out, self.pad, self.mode)
-        return out.reshape(B, J, self.family.channels, H, W)
-
     # -- value, gradient, curvature ----------------------------------------------------------
     def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.family.channels:
@@ -399,7 +392,7 @@ class BoundFoE:
         writing ``psi1, psi2, psi3`` for the derivatives of ``psi``: ``|psi2| <= 1/nu``,
         ``|psi3| <= c3/nu^2`` and ``|d/du (u psi2(u))| <= 1/nu``.
 
-        * ``||B(x)||^2 <= ||grad R||^2 + sum_j ||D_j K_j^T psi1_j||^2 + ||nu rows||^2
+        * ``||B(x)||^2 <= ||grad R||^2 + sum_j (D_j kn_j ||psi1_j||)^2 + ||nu rows||^2
           + sum_j D_j^2 (||psi1_j|| sqrt(M_P) + kn_j sqrt(V_j))^2``;
         * ``L_B^2 <= L_R^2 + sum_j (D_j kn_j^2/nu_j)^2 + (nu rows)^2
           + sum_j D_j^2 (2 kn_j sqrt(M_P)/nu_j + c3 ||c_j||_2 sqrt(m_w) kn_j sqrt(S_x)/nu_j^2)^2``;
@@ -423,16 +416,16 @@ class BoundFoE:
             inv = torch.rsqrt(u * u + self._nu2.detach())
             dpsi = u * inv
             d2psi = self._nu2.detach() * inv**3
-            cj = coef.view(1, J, 1, 1, 1)
-            # ||B(x)||: rows theta_0, theta_j, log nu, then the kernel block
-            per_expert = self.adjoint_per_expert(dpsi) * cj  # D_j K_j^T psi1(u_j)
-            per_expert_nu = self.adjoint_per_expert(u * d2psi) * cj
-            rows_w = per_expert.flatten(2).norm(dim=2)  # (B, J)
-            row_scale = per_expert.sum(dim=1).flatten(1).norm(dim=1)
+            # ||B(x)||: rows theta_0 and (shared) log nu exactly, the per-expert rows bounded by
+            # ||D_j K_j^T w_j|| <= D_j kn_j ||w_j|| (cheaper than one transposed correlation per expert)
+            grad_r = self.adjoint(dpsi, scaled=True)  # sum_j D_j K_j^T psi1(u_j)
+            row_scale = grad_r.flatten(1).norm(dim=1)
+            rows_w = coef * kn * dpsi.flatten(2).norm(dim=2)  # (B, J)
+            nu_terms = u * d2psi
             if fam.per_expert_smoothing:
-                rows_nu_sq = (per_expert_nu.flatten(2).norm(dim=2) ** 2).sum(dim=1)
+                rows_nu_sq = ((coef * kn * nu_terms.flatten(2).norm(dim=2)) ** 2).sum(dim=1)
             else:
-                rows_nu_sq = per_expert_nu.sum(dim=1).flatten(1).norm(dim=1) ** 2
+                rows_nu_sq = self.adjoint(nu_terms, scaled=True).flatten(1).norm(dim=1) ** 2
             box_x = self._window_energy(x)  # (B, 1, H, W)
             s_x = box_x.flatten(1).sum(dim=1)  # (B,)
             v_j = (d2psi.pow(2) * box_x).sum(dim=(2, 3))  # (B, J)

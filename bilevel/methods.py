@@ -142,6 +142,7 @@ def evaluate_batch(
     update_warm: bool = True,
     lower_options: dict | None = None,
     ctx: DistContext | None = None,
+    certify: bool = True,
 ) -> BatchEvaluation:
     """Hypergradient (``delta`` given) or only upper-level values (``delta=None``) over ``batch``.
 
@@ -168,7 +169,7 @@ def evaluate_batch(
         x0, q0 = warm.get(idx, default_x) if warm is not None else (default_x, None)
         if delta is not None:
             r = hypergradient(problem, theta, y, xs, eps, delta, x0=x0, q0=q0, weights=w, loss=loss,
-                              lower_options=lower_options)
+                              lower_options=lower_options, certify=certify)
             grad += r.grad
             sums[0] += r.grad_error_bound
             x, q, dist_bound, values = r.x, r.q, r.distance_bound, r.loss
@@ -259,7 +260,7 @@ class ISGD:
     def __init__(self, problem: LowerLevelProblem, data: TrainingData, sampler: Sampler, step: Schedule,
                  accuracy: Schedule, delta_ratio: float = 1.0, chunk_size: int = 64,
                  loss: SquaredError = SquaredError(), lower_options: dict | None = None,
-                 ctx: DistContext | None = None) -> None:
+                 ctx: DistContext | None = None, certify: bool = True) -> None:
         if not delta_ratio > 0:
             raise ValueError(f"delta_ratio must be positive, got {delta_ratio}")
         if chunk_size < 1:
@@ -267,6 +268,7 @@ class ISGD:
         self.problem, self.data, self.sampler = problem, data, sampler
         self.step_size, self.accuracy, self.delta_ratio = step, accuracy, delta_ratio
         self.chunk_size, self.loss, self.lower_options, self.ctx = chunk_size, loss, lower_options, ctx
+        self.certify = certify
         self.warm = WarmStarts(data.y)
         if isinstance(sampler, FullBatch):
             self.name = "igd"
@@ -286,7 +288,7 @@ class ISGD:
             cost = Cost()
         else:
             ev = evaluate_batch(self.problem, state.theta, self.data, batch, eps, delta, self.warm, self.chunk_size,
-                                self.loss, lower_options=self.lower_options, ctx=self.ctx)
+                                self.loss, lower_options=self.lower_options, ctx=self.ctx, certify=self.certify)
             d = _project(self.problem, ev.grad)
             theta = state.theta - alpha * d
             cost = ev.cost
@@ -395,9 +397,11 @@ class MAID:
                 break
             rejected += 1
             if eps * s.shrink < s.eps_min:
+                hint = (" In float32 the lower-level accuracy cannot go much lower; --dtype float64 lets MAID "
+                        "certify smaller errors." if self.data.y.dtype == torch.float32 else "")
                 raise MethodStopped(
                     f"MAID cannot certify a descent direction: the error bound {ev.grad_error_bound:.3g} exceeds "
-                    f"(1 - eta) ||d|| = {(1 - s.eta) * dn:.3g} and eps would fall below eps_min = {s.eps_min:g}"
+                    f"(1 - eta) ||d|| = {(1 - s.eta) * dn:.3g} and eps would fall below eps_min = {s.eps_min:g}.{hint}"
                 )
             eps, delta = eps * s.shrink, delta * s.shrink
         accepted, trial_step, j_used = False, 0.0, -1

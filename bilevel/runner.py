@@ -81,9 +81,10 @@ def _finite(x: torch.Tensor) -> bool:
 class Runner:
     """Runs ``method`` until ``budget`` computations, a callback's stop, or a failure."""
 
-    def __init__(self, callbacks: list[Callback], divergence_factor: float = 1e6) -> None:
+    def __init__(self, callbacks: list[Callback], divergence_factor: float = 1e6, max_iterations: int | None = None) -> None:
         self.callbacks = callbacks
         self.divergence_factor = divergence_factor
+        self.max_iterations = max_iterations
 
     def run(self, run: Run) -> Run:
         for cb in self.callbacks:
@@ -93,6 +94,9 @@ class Runner:
         while run.stop_reason is None:
             if run.state.computations >= run.budget:
                 run.stop("budget")
+                break
+            if self.max_iterations is not None and run.state.iteration >= self.max_iterations:
+                run.stop(f"iteration cap ({self.max_iterations} iterations)")
                 break
             try:
                 new, record = run.method.step(run.state)
@@ -228,22 +232,33 @@ class ProgressBar(Callback):
 
 
 class IterateRecorder(Callback):
-    """Keeps ``theta`` every ``every`` iterations (and the first and last), for later analysis of the
-    trajectory (e.g. bound versus observed); written to ``iterates.pt`` with each checkpoint."""
+    """Keeps ``theta`` every ``every`` iterations (and the first and last) for later analysis of the
+    trajectory (e.g. bound versus observed): one small file ``iterates/iter_<iteration>.pt`` per
+    kept iterate, written once (atomically) when it is kept, so storage grows linearly; read them
+    with :func:`load_iterates`. Its checkpointed state is only the list of kept iterations."""
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, run_path: Path, every: int, write: bool = True) -> None:
         if every < 1:
             raise ValueError(f"iterate interval must be >= 1 iteration, got {every}")
-        self.every = every
-        self.iterates: list[dict] = []
+        self.folder = Path(run_path) / "iterates"
+        self.every, self.write = every, write
+        self.kept: list[int] = []
 
     def _keep(self, run: Run) -> None:
-        if not self.iterates or self.iterates[-1]["iteration"] != run.state.iteration:
-            self.iterates.append({"iteration": run.state.iteration, "computations": run.state.computations,
-                                  "theta": run.state.theta.detach().cpu().clone()})
+        it = run.state.iteration
+        if self.kept and self.kept[-1] == it:
+            return
+        self.kept.append(it)
+        if self.write:
+            import io
+
+            buf = io.BytesIO()
+            torch.save({"iteration": it, "computations": run.state.computations,
+                        "theta": run.state.theta.detach().cpu().clone()}, buf)
+            write_bytes_atomic(self.folder / f"iter_{it:09d}.pt", buf.getvalue())
 
     def on_start(self, run: Run) -> None:
-        if not self.iterates:
+        if not self.kept:
             self._keep(run)
 
     def on_step(self, run: Run, record: dict) -> None:
@@ -254,10 +269,30 @@ class IterateRecorder(Callback):
         self._keep(run)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"iterates": self.iterates}
+        return {"kept": list(self.kept)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.iterates = list(state["iterates"])
+        self.kept = [int(i) for i in state["kept"]]
+        last = self.kept[-1] if self.kept else -1
+        if self.write and self.folder.exists():  # iterates a killed run stored after its last checkpoint
+            for f in self.folder.glob("iter_*.pt"):
+                if int(f.stem.split("_")[1]) > last:
+                    f.unlink()
+
+
+def load_iterates(run_path: str | Path) -> list[dict]:
+    """The stored iterates of a run, ``[{iteration, computations, theta}, ...]`` sorted by iteration."""
+    folder = Path(run_path) / "iterates"
+    files = sorted(folder.glob("iter_*.pt")) if folder.exists() else []
+    if not files:
+        raise FileNotFoundError(f"{run_path} holds no stored iterates; train with --iterates-every K (e.g. 5)")
+    out = []
+    for f in files:
+        try:
+            out.append(torch.load(f, map_location="cpu", weights_only=False))
+        except Exception as exc:  # a truncated file: say which
+            raise ValueError(f"iterate file {f} is unreadable ({type(exc).__name__}); delete it or rerun") from None
+    return out
 
 
 class Checkpointer(Callback):
@@ -292,11 +327,6 @@ class Checkpointer(Callback):
         torch.save(payload, buf)
         write_bytes_atomic(self.path, buf.getvalue())
         self.write_metrics(run)
-        for cb in self.others:
-            if isinstance(cb, IterateRecorder):
-                ibuf = io.BytesIO()
-                torch.save(cb.iterates, ibuf)
-                write_bytes_atomic(self.run_dir.path / "iterates.pt", ibuf.getvalue())
 
     def write_metrics(self, run: Run) -> None:
         self.run_dir.write_csv("metrics.csv", _rows_with_all_keys(run.records))

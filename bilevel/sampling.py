@@ -221,13 +221,14 @@ class FullBatch(Sampler):
         return float(self.m)
 
 
-def make_sampler(name: str, m: int, batch_size: int, seed: int, probabilities=None) -> Sampler:
+def make_sampler(name: str, m: int, batch_size: int, seed: int, probabilities=None, reshuffle: bool = True) -> Sampler:
     """Build a sampler by name (see the module docstring); ``batch_size`` is ``tau``, or for
-    ``independent`` the expected batch size (``p_i = batch_size/m`` unless ``probabilities``)."""
+    ``independent`` the expected batch size (``p_i = batch_size/m`` unless ``probabilities``);
+    ``reshuffle`` applies to ``tau_nice`` (``False``: independent draws)."""
     if name == "tau_nice":
         if batch_size > m:
             raise ValueError(f"batch size {batch_size} is larger than the training set (m = {m}); lower --batch-size")
-        return TauNice(m, batch_size, seed)
+        return TauNice(m, batch_size, seed, reshuffle=reshuffle)
     if name == "with_replacement":
         return WithReplacement(m, batch_size, seed, probabilities)
     if name == "independent":

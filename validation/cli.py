@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.set_defaults(func=run_figures_command)
     bound = sub.add_parser("bound", help="Theorem 1 versus observed on stored ISGD runs (FoE bound check)",
                            description="Fit the constants of Theorem 1 (A, B, C, b, c, a lower estimate of L, delta0) "
-                                       "along stored constant-step ISGD runs (one per seed, with iterates.pt) and compare "
+                                       "along stored constant-step ISGD runs (one per seed, with stored iterates) and compare "
                                        "the theorem's right side with the observed min_t ||grad f(theta_t)||^2.")
     add_bound_arguments(bound)
     bound.set_defaults(func=run_bound_command)

@@ -50,7 +50,7 @@ import torch
 from bilevel.data import embedded_crops, psnr
 from bilevel.io import write_bytes_atomic, write_json_atomic
 from bilevel.rundir import RunDirectory
-from bilevel.runner import Callback, Run
+from bilevel.runner import load_iterates
 from bilevel.solvers import solve_lower
 from bilevel.train import TrainConfig, load_data, resolve_device, train
 
@@ -321,7 +321,7 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
                                {"task": "denoising", "method": "isgd", "step": "constant", "alpha0": bcfg.alpha0,
                                 "train_count": bcfg.train_count, "seed": s}, bcfg))
     if scale.max_iterations is not None:
-        exps = [replace(e, spec={**e.spec, "max_iterations": scale.max_iterations}) for e in exps]
+        exps = [replace(e, config=replace(e.config, max_iterations=scale.max_iterations)) for e in exps]
     names = [e.name for e in exps]
     if len(set(names)) != len(names):
         raise ValueError(f"two experiments share a name: {names}")
@@ -333,19 +333,6 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
 
 
 _RUNTIME_KEYS = ("device", "progress")
-
-
-class IterationCap(Callback):
-    """Stops a run after ``limit`` iterations (the scale's ``max_iterations``), whatever its budget."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"the iteration cap must be >= 1, got {limit}")
-        self.limit = limit
-
-    def on_step(self, run: Run, record: dict) -> None:
-        if run.state.iteration >= self.limit:
-            run.stop(f"iteration cap ({self.limit} iterations)")
 
 
 def _run_experiment(exp: Experiment, root: Path) -> str:
@@ -361,8 +348,7 @@ def _run_experiment(exp: Experiment, root: Path) -> str:
         log.info("%s: stored, skipped", exp.name)
         return "stored"
     log.info("%s: training (%s, budget %d computations)", exp.name, exp.label, exp.config.budget)
-    cap = exp.spec.get("max_iterations")
-    res = train(exp.config, path, resume=True, extra_callbacks=[IterationCap(int(cap))] if cap else None)
+    res = train(exp.config, path, resume=True)
     return "diverged" if res.diverged else "trained"
 
 
@@ -420,10 +406,11 @@ def make_fig3_artifact(root: Path, scale: Scale, device: str = "cpu") -> Path:
                             "paper_claim_computations": PAPER_CLAIM_COMPUTATIONS, "factor": scale.factor,
                             "noisy_psnr": float(psnr(y, x_star)[0]), "eps": IMAGE_EPS, "rows": []}
     for i, run in enumerate(rows):
-        it_path = run.path / "iterates.pt"
-        if not it_path.exists():
-            raise FileNotFoundError(f"{it_path} not found: Fig. 3 needs the iterates of {run.name} (iterates_every > 0)")
-        iterates = torch.load(it_path, map_location="cpu", weights_only=False)
+        try:
+            iterates = load_iterates(run.path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{run.path} holds no iterates: Fig. 3 needs the iterates of {run.name} "
+                                    "(iterates_every > 0)") from None
         panels = []
         for j, ms in enumerate(scale.milestones):
             before = [r for r in iterates if r["computations"] <= ms] or iterates[:1]
@@ -755,7 +742,7 @@ def run_figures_command(args: argparse.Namespace) -> int:
 def add_bound_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR",
                    help="ISGD run directories of one configuration (constant step and accuracy), one per seed, each "
-                        "with iterates.pt (isgd train --iterates-every K)")
+                        "with stored iterates (isgd train --iterates-every K)")
     p.add_argument("--out", required=True, help="directory for bound/bound.json, the CSV tables and figures/")
     p.add_argument("--tight-accuracy", type=float, default=1e-6,
                    help="eps = delta of the reference hypergradients, in float64 (default: 1e-6)")

@@ -1,7 +1,7 @@
 r"""Theorem 1 against real FoE runs (DESIGN.md, "The flows", 3. FoE bound check).
 
 Input: ISGD runs of the same FoE problem (same configuration up to the seed) with a constant step
-``alpha`` and a constant accuracy ``(eps, delta)``, each holding its iterates (``iterates.pt``,
+``alpha`` and a constant accuracy ``(eps, delta)``, each holding its iterates (``iterates/``,
 ``isgd train --iterates-every K``). At every stored iterate :math:`\theta_t` of every run:
 
 1. per-image hypergradients at tight accuracy (float64, ``eps = delta = 1e-6`` by default),
@@ -72,6 +72,7 @@ from bilevel.hypergradient import hypergradient
 from bilevel.io import write_bytes_atomic, write_json_atomic
 from bilevel.problem import LowerLevelProblem
 from bilevel.rundir import RunDirectory
+from bilevel.runner import load_iterates
 from bilevel.sampling import make_sampler
 from bilevel.train import TrainConfig, load_data
 from theory.abc import ABCEstimate, BiasEstimate, estimate_abc, estimate_bias
@@ -467,10 +468,6 @@ def _open_runs(run_dirs: Sequence[str | Path]) -> list[_StoredRun]:
     for p in run_dirs:
         rd = RunDirectory.open(p)
         cfg = TrainConfig.from_dict(rd.config)
-        it_path = rd.path / "iterates.pt"
-        if not it_path.exists():
-            raise FileNotFoundError(f"{rd.path} holds no iterates.pt; train with --iterates-every K (e.g. 5) to store "
-                                    "the iterates the bound check needs")
         if cfg.method != "isgd":
             raise ValueError(f"{rd.path} is a {cfg.method} run; Theorem 1 is about ISGD (method isgd)")
         if cfg.sampler == "full":
@@ -478,9 +475,7 @@ def _open_runs(run_dirs: Sequence[str | Path]) -> list[_StoredRun]:
         if cfg.step != "constant" or cfg.accuracy != "constant":
             raise ValueError(f"{rd.path} uses step schedule {cfg.step!r} and accuracy schedule {cfg.accuracy!r}; "
                              "Theorem 1 is stated for a constant step and a constant accuracy")
-        iterates = torch.load(it_path, map_location="cpu", weights_only=False)
-        if not isinstance(iterates, list) or not iterates:
-            raise ValueError(f"{it_path} holds no iterates")
+        iterates = load_iterates(rd.path)  # FileNotFoundError says to train with --iterates-every
         runs.append(_StoredRun(rd.path, cfg, {int(r["iteration"]): r for r in iterates}))
     base = runs[0].config.as_dict()
     for r in runs[1:]:
@@ -518,7 +513,7 @@ def analyze_runs(
 
     Parameters
     ----------
-    run_dirs: ISGD run directories of one configuration, one per seed, each with ``iterates.pt``.
+    run_dirs: ISGD run directories of one configuration, one per seed, each with stored iterates (``iterates/``).
     tight_accuracy: ``eps = delta`` of the reference hypergradients (computed in float64).
     max_iterates: analyse at most this many stored iterates per run (evenly spread over the
         iterations stored by every run, first and last included); ``None`` for all.
@@ -528,7 +523,7 @@ def analyze_runs(
 
     Raises
     ------
-    FileNotFoundError: a run directory or its ``iterates.pt`` is missing.
+    FileNotFoundError: a run directory or its stored iterates are missing.
     ValueError: the runs are not constant-step ISGD runs of one configuration differing by seed.
     """
     if not (tight_accuracy > 0 and math.isfinite(tight_accuracy)):

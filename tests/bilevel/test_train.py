@@ -8,7 +8,7 @@ import torch
 
 from bilevel.hypergradient import SquaredError
 from bilevel.methods import MAID, MAIDSettings, TrainingData
-from bilevel.runner import Callback, load_checkpoint
+from bilevel.runner import Callback, load_checkpoint, load_iterates
 from bilevel.solvers import solve_lower
 from bilevel.train import TrainConfig, build_method, load_data, train
 from validation.cli import main as isgd_main
@@ -46,8 +46,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, method):
     assert torch.equal(saved, full.theta.cpu())
     for name in ("config.json", "meta.json", "metrics.csv", "evaluations.csv", "summary.json", "checkpoints/last.pt"):
         assert (tmp_path / "killed" / name).exists()
-    it_full = torch.load(tmp_path / "full" / "iterates.pt", weights_only=False)
-    it_res = torch.load(tmp_path / "killed" / "iterates.pt", weights_only=False)
+    it_full = load_iterates(tmp_path / "full")
+    it_res = load_iterates(tmp_path / "killed")
     assert [r["iteration"] for r in it_full] == [r["iteration"] for r in it_res]
     assert it_full[0]["iteration"] == 0 and it_full[-1]["iteration"] == full.summary["iterations"]
     assert all(torch.equal(a["theta"], b["theta"]) for a, b in zip(it_full, it_res))

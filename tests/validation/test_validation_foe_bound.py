@@ -160,7 +160,8 @@ def _fake_run(path: Path, iterates: bool = True, **changes) -> Path:
     cfg = TrainConfig(**{**TINY, **changes})
     RunDirectory.create(path, cfg.as_dict(), cfg.seed)
     if iterates:
-        torch.save([{"iteration": 0, "computations": 0, "theta": torch.zeros(1482)}], path / "iterates.pt")
+        (path / "iterates").mkdir()
+        torch.save({"iteration": 0, "computations": 0, "theta": torch.zeros(1482)}, path / "iterates" / "iter_000000000.pt")
     return path
 
 
