@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -86,6 +87,15 @@ def tune_tv(y, x_star, dtype, lo=1e-3, hi=1.0, iters=14) -> tuple[float, float, 
     return best["lambda"], best["psnr"], trace
 
 
+def _portable(path: str) -> str:
+    """A data path as stored in results: relative to the repository when it lies beside it."""
+    p = Path(path).resolve()
+    try:
+        return os.path.relpath(p, ROOT)
+    except ValueError:  # another drive
+        return str(p)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-data", default=str(ROOT.parent / "shared" / "data" / "CBSD68"),
@@ -113,7 +123,7 @@ def main(argv=None) -> int:
     tv_test = mean_psnr(tvp, tv_theta(tvf, lam, dtype), te.y, te.x_star)
     log.info("smoothed TV: lambda %.4g, train PSNR %.2f, test PSNR %.2f", lam, tv_train_psnr, tv_test)
 
-    run_dir = Path(args.out).parent / "runs" / (f"quality-isgd-{args.step}-{args.alpha0:g}-{args.budget}-m{args.train_count}"
+    run_dir = Path(args.out).resolve().parent / "runs" / (f"quality-isgd-{args.step}-{args.alpha0:g}-{args.budget}-m{args.train_count}"
                                                  f"-s{args.init_scale:g}-nu{args.init_nu:g}")
     cfg = TrainConfig(task="denoising", method="isgd", data=str(Path(args.train_data).resolve()),
                       test_data=str(Path(args.test_data).resolve()), train_count=args.train_count,
@@ -130,13 +140,14 @@ def main(argv=None) -> int:
              foe_train, foe_test, noisy, foe_test > tv_test)
     write_json_atomic(args.out, {
         "benchmark": "quality",
-        "train_data": describe_source(args.train_data, 96, args.train_count),
-        "test_data": describe_source(args.test_data, 96, args.test_count, split="test"),
+        "train_data": {**describe_source(args.train_data, 96, args.train_count), "source": _portable(args.train_data), "path": _portable(args.train_data)},
+        "test_data": {**describe_source(args.test_data, 96, args.test_count, split="test"), "source": _portable(args.test_data), "path": _portable(args.test_data)},
         "sigma": DENOISING_SIGMA,
         "noisy_test_psnr": noisy,
         "tv": {"lambda": lam, "nu": TV_NU, "train_psnr": tv_train_psnr, "test_psnr": tv_test, "search": trace},
-        "foe": {"train_psnr": foe_train, "test_psnr": foe_test, "run_dir": str(run_dir.relative_to(ROOT)),
-                "config": cfg.as_dict(), "stop": res.stop_reason, "computations": res.summary["computations"]},
+        "foe": {"train_psnr": foe_train, "test_psnr": foe_test, "run_dir": _portable(str(run_dir)),
+                "config": {**cfg.as_dict(), "data": _portable(cfg.data), "test_data": _portable(cfg.test_data)},
+                "stop": res.stop_reason, "computations": res.summary["computations"]},
         "foe_beats_tv_on_test": foe_test > tv_test,
         "machine": machine_description(),
         "versions": package_versions(),
