@@ -82,11 +82,13 @@ class RunDirectory:
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: dict, seed: int, *, exist_ok: bool = False,
-               argv: list[str] | None = None) -> "RunDirectory":
+               argv: list[str] | None = None, defaults: dict | None = None) -> "RunDirectory":
         """Create ``path`` and write ``config.json`` and ``meta.json``.
 
         Refuses to reuse a directory that already holds a ``config.json`` unless ``exist_ok``
-        (then the stored config must equal ``config``: resume the run, don't mix two).
+        (then the stored config must equal ``config``: resume the run, don't mix two). A key of
+        ``config`` missing from the stored config (a run written before the option existed)
+        counts as equal when its value is the one in ``defaults``.
         """
         path = Path(path)
         cfg_file = path / "config.json"
@@ -94,6 +96,9 @@ class RunDirectory:
             if not exist_ok:
                 raise ValueError(f"run directory {path} already holds a run; choose another --out or pass --resume")
             stored = json.loads(cfg_file.read_text())
+            for key, value in (defaults or {}).items():
+                if key in config and key not in stored:
+                    stored[key] = value
             if _normalize(stored) != _normalize(config):
                 diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
                 raise ValueError(f"run directory {path} holds a run with a different config (keys {diff}); "

@@ -144,6 +144,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def defaults(cls) -> dict:
+        """The default value of every option that has one (used to resume runs stored before an
+        option existed)."""
+        return {f.name: f.default for f in fields(cls) if f.default is not dataclasses.MISSING}
+
+    @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
@@ -243,7 +249,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbac
 def _train(cfg, out, resume, extra_callbacks, device, dtype, ctx) -> TrainResult:
     is_main = ctx is None or ctx.is_main
     if is_main:
-        run_dir = RunDirectory.create(out, cfg.as_dict(), cfg.seed, exist_ok=resume)
+        run_dir = RunDirectory.create(out, cfg.as_dict(), cfg.seed, exist_ok=resume,
+                                      defaults=TrainConfig.defaults())
     if ctx is not None:
         ctx.barrier()  # the run directory exists (and was validated) before any rank reads it
         if not is_main:

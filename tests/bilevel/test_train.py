@@ -63,6 +63,18 @@ def test_run_directory_refuses_other_config(tmp_path):
         train(TrainConfig(**{**SMALL, "alpha0": 1e-4}), tmp_path / "r", resume=True)
 
 
+def test_resume_accepts_run_stored_before_an_option_existed(tmp_path):
+    first = train(TrainConfig(**SMALL), tmp_path / "r")
+    cfg_file = tmp_path / "r" / "config.json"
+    stored = json.loads(cfg_file.read_text())
+    del stored["reshuffle"]  # a run written before the option existed, at its default value
+    cfg_file.write_text(json.dumps(stored))
+    again = train(TrainConfig(**SMALL), tmp_path / "r", resume=True)
+    assert torch.equal(first.theta, again.theta)
+    with pytest.raises(ValueError, match="different config"):
+        train(TrainConfig(**{**SMALL, "reshuffle": not TrainConfig().reshuffle}), tmp_path / "r", resume=True)
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     train(TrainConfig(**SMALL), tmp_path / "r")
     ck = tmp_path / "r" / "checkpoints" / "last.pt"
