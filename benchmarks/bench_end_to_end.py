@@ -13,7 +13,7 @@ import logging
 
 import torch
 
-from common import ROOT
+from common import ROOT, portable_path
 
 from bilevel.io import write_json_atomic
 from bilevel.rundir import git_commit, machine_description, package_versions
@@ -48,12 +48,12 @@ def main(argv=None) -> int:
         results[method] = {k: res.summary[k] for k in ("iterations", "computations", "algorithm_wall_time",
                                                           "session_seconds", "peak_memory_bytes", "device", "stop_reason")}
         results[method]["final"] = res.summary["final"]
-        results[method]["config"] = cfg.as_dict()
+        results[method]["config"] = {**cfg.as_dict(), "data": portable_path(cfg.data)}
         log.info("%s: %d computations in %.1f s (algorithm), peak memory %.0f MiB", method, res.summary["computations"],
                  res.summary["algorithm_wall_time"], res.summary["peak_memory_bytes"] / 2**20)
     dev = "cuda" if (args.device == "auto" and torch.cuda.is_available()) or args.device.startswith("cuda") else "cpu"
     path = args.out or ROOT / "benchmarks" / "results" / f"end_to_end_{dev}.json"
-    write_json_atomic(path, {"benchmark": "end_to_end", "m": count, "budget": args.budget, "results": results,
+    write_json_atomic(path, {"benchmark": "end_to_end", "m": count, "data": portable_path(args.data), "budget": args.budget, "results": results,
                              "goal_seconds_h100": 10.0, "machine": machine_description(),
                              "versions": package_versions(), "git_commit": git_commit()})
     log.info("written %s", path)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import portable_path  # noqa: E402
 
 from bilevel.data import DENOISING_SIGMA, make_measurements, psnr  # noqa: E402
 from bilevel.datasets import describe_source, load_crops  # noqa: E402
@@ -87,15 +88,6 @@ def tune_tv(y, x_star, dtype, lo=1e-3, hi=1.0, iters=14) -> tuple[float, float, 
     return best["lambda"], best["psnr"], trace
 
 
-def _portable(path: str) -> str:
-    """A data path as stored in results: relative to the repository when it lies beside it."""
-    p = Path(path).resolve()
-    try:
-        return os.path.relpath(p, ROOT)
-    except ValueError:  # another drive
-        return str(p)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-data", default=str(ROOT.parent / "shared" / "data" / "CBSD68"),
@@ -140,13 +132,13 @@ def main(argv=None) -> int:
              foe_train, foe_test, noisy, foe_test > tv_test)
     write_json_atomic(args.out, {
         "benchmark": "quality",
-        "train_data": {**describe_source(args.train_data, 96, args.train_count), "source": _portable(args.train_data), "path": _portable(args.train_data)},
-        "test_data": {**describe_source(args.test_data, 96, args.test_count, split="test"), "source": _portable(args.test_data), "path": _portable(args.test_data)},
+        "train_data": {**describe_source(args.train_data, 96, args.train_count), "source": portable_path(args.train_data), "path": portable_path(args.train_data)},
+        "test_data": {**describe_source(args.test_data, 96, args.test_count, split="test"), "source": portable_path(args.test_data), "path": portable_path(args.test_data)},
         "sigma": DENOISING_SIGMA,
         "noisy_test_psnr": noisy,
         "tv": {"lambda": lam, "nu": TV_NU, "train_psnr": tv_train_psnr, "test_psnr": tv_test, "search": trace},
-        "foe": {"train_psnr": foe_train, "test_psnr": foe_test, "run_dir": _portable(str(run_dir)),
-                "config": {**cfg.as_dict(), "data": _portable(cfg.data), "test_data": _portable(cfg.test_data)},
+        "foe": {"train_psnr": foe_train, "test_psnr": foe_test, "run_dir": portable_path(str(run_dir)),
+                "config": {**cfg.as_dict(), "data": portable_path(cfg.data), "test_data": portable_path(cfg.test_data)},
                 "stop": res.stop_reason, "computations": res.summary["computations"]},
         "foe_beats_tv_on_test": foe_test > tv_test,
         "machine": machine_description(),

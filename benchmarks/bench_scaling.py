@@ -66,10 +66,11 @@ def memory_probe(m: int, side: int, chunk: int, device: str) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--ms", nargs="+", type=int, default=[8, 16, 32, 64, 128])
+    ap.add_argument("--ms", nargs="+", type=int, default=[16, 32, 64, 128, 256],
+                    help="numbers of images (at least --chunk, so every pass runs full chunks)")
     ap.add_argument("--sides", nargs="+", type=int, default=[32, 48, 64, 96, 128])
     ap.add_argument("--chunk", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--probe", nargs=3, type=int, metavar=("M", "SIDE", "CHUNK"), help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)

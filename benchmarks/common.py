@@ -6,6 +6,7 @@ fractions are relative to what this machine actually reaches, not to a data shee
 """
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -17,6 +18,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def portable_path(path: str) -> str:
+    """A path as stored in committed results: relative to the repository when it lies on the same
+    drive (e.g. ``../shared/data/CBSD68``), so results name no machine-specific location. Names
+    that are not paths (``embedded``, ``stl10:...``) are returned unchanged."""
+    if path == "embedded" or ":" in path.split("/")[0]:
+        return path
+    p = Path(path).resolve()
+    try:
+        return os.path.relpath(p, ROOT)
+    except ValueError:  # another drive
+        return str(p)
 
 
 def synchronize(device: torch.device) -> None:

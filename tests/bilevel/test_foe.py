@@ -93,6 +93,36 @@ def test_hvp_with_index_selects_rows():
     assert torch.allclose(R.hvp(curv, v[1:2], idx), R.hvp(curv, v)[1:2])
 
 
+@pytest.mark.parametrize("slice_", [1, 2, 3])
+def test_micro_batches_equal_whole_batch(slice_):
+    fam, theta, x = _setup(dtype=torch.float64, shape=(5, 3, 12, 11))
+    whole = FieldOfExperts(micro_batch=64).at(theta)
+    sliced = FieldOfExperts(micro_batch=slice_).at(theta)
+    v = torch.randn_like(x)
+    tol = dict(rtol=1e-12, atol=1e-13)
+    assert torch.allclose(sliced.value(x), whole.value(x), **tol)
+    assert torch.allclose(sliced.grad(x), whole.grad(x), **tol)
+    cs, cw = sliced.curvature(x), whole.curvature(x)
+    assert torch.allclose(cs.u, cw.u, **tol) and torch.allclose(cs.weight, cw.weight, **tol)
+    assert torch.allclose(sliced.hvp(cs, v), whole.hvp(cw, v), **tol)
+    idx = torch.tensor([4, 0, 2])
+    assert torch.allclose(sliced.hvp(cs, v[idx], idx), whole.hvp(cw, v)[idx], **tol)
+
+
+def test_micro_batch_rule_and_validation():
+    from bilevel.foe import CPU_MICRO_BATCH_MAX
+
+    R = FieldOfExperts().at(FieldOfExperts().init_theta())
+    small = torch.zeros(64, 3, 8, 8)
+    large = torch.zeros(4, 3, 512, 512)
+    assert R.slice_size(small) == CPU_MICRO_BATCH_MAX  # tiny images: capped
+    assert R.slice_size(large) == 1  # one image's responses exceed the budget
+    assert 1 < R.slice_size(torch.zeros(8, 3, 96, 96)) < CPU_MICRO_BATCH_MAX
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="micro_batch"):
+            FieldOfExperts(micro_batch=bad)
+
+
 def test_gradcheck_float64():
     fam = FieldOfExperts(num_experts=2, kernel_size=3, channels=2)
     gen = torch.Generator().manual_seed(3)
