@@ -116,7 +116,10 @@ def main(argv=None) -> int:
         "benchmark": "scaling", "device": str(dev), "chunk": args.chunk, "machine": machine_description(),
         "versions": package_versions(), "git_commit": git_commit(),
         "time_vs_m": {"m": args.ms, "seconds": t_m, "loglog_slope": slope(args.ms, t_m)},
-        "time_vs_pixels": {"side": args.sides, "pixels": pixels, "seconds": t_s, "loglog_slope": slope(pixels, t_s)},
+        "time_vs_pixels": {"side": args.sides, "pixels": pixels, "seconds": t_s, "loglog_slope": slope(pixels, t_s),
+                           "seconds_per_pixel_image": [t / (p * 8) for t, p in zip(t_s, pixels)],
+                           "loglog_slope_without_smallest": slope(pixels[1:], t_s[1:]) if len(pixels) > 2 else None,
+                           "note": "batches of 8 images; the smallest side shows the per-call overhead"},
         "memory_vs_m": {"m": args.ms, "peak_bytes": mem, "loglog_slope": slope(args.ms, mem),
                         "note": "CPU: peak RSS of a fresh process (includes the interpreter and the m training images); "
                                 "CUDA: torch.cuda.max_memory_allocated"},
