@@ -44,8 +44,8 @@ PSI3_SUP = 48.0 / (25.0 * math.sqrt(5.0))
 #: float64 (measured 2.6x and 4-8x faster there, see benchmarks/), direct on GPUs.
 CONV_BACKENDS = ("auto", "direct", "fft")
 
-#: CPU micro-batching (``micro_batch=None``): gradients, Hessian-vector products, curvatures and
-#: values of a batch are computed over slices of at most ``CPU_MICRO_BATCH_MAX`` images whose expert
+#: CPU micro-batching (``micro_batch=None``): gradients, Hessian-vector products, curvatures,
+#: values, mixed products and certified constants of a batch are computed over slices of at most ``CPU_MICRO_BATCH_MAX`` images whose expert
 #: responses ``(b, J, H, W)`` take at most ``CPU_MICRO_BATCH_BYTES``, so the intermediates stay in
 #: the cache. Measured on a 2-core x86 CPU (benchmarks/bench_throughput.py): a batch of 32 colour
 #: 96x96 images is 2.5x faster per image in slices of 4 than whole; slices of 16 or more are slow
@@ -132,7 +132,8 @@ class FieldOfExperts:
     backend:
         How correlations are computed (see ``CONV_BACKENDS``).
     micro_batch:
-        Images per slice for gradients, Hessian-vector products, curvatures and values: ``None``
+        Images per slice for gradients, Hessian-vector products, curvatures, values, mixed
+        products and certified constants: ``None``
         (default) picks a cache-sized slice on the CPU and the whole batch on GPUs (see
         ``CPU_MICRO_BATCH_BYTES``); a positive number forces that slice on every device. Slicing
         changes no formula, only the order of floating-point work inside a convolution.
@@ -370,6 +371,14 @@ class BoundFoE:
     # -- mixed product B^T q -------------------------------------------------------------------
     def mixed_vjp(self, x: torch.Tensor, q: torch.Tensor, curv: FoECurvature, per_image: bool = False) -> torch.Tensor:
         """``grad_theta <grad_x R_theta(x), q>``, summed over images or per image ``(B, d)``."""
+        n = self.slice_size(x)
+        if x.shape[0] <= n:
+            return self._mixed_vjp(x, q, curv, per_image)
+        parts = [self._mixed_vjp(xs, qs, FoECurvature(us, ws), per_image)
+                 for xs, qs, us, ws in zip(x.split(n), q.split(n), curv.u.split(n), curv.weight.split(n))]
+        return torch.cat(parts) if per_image else torch.stack(parts).sum(dim=0)
+
+    def _mixed_vjp(self, x: torch.Tensor, q: torch.Tensor, curv: FoECurvature, per_image: bool) -> torch.Tensor:
         fam = self.family
         B, C, H, W = x.shape
         J, k = fam.num_experts, fam.kernel_size
@@ -421,12 +430,15 @@ class BoundFoE:
 
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         """Certified ``sup_x ||grad_x^2 R|| <= max row sum of P^T |C|^T diag(D/nu) |C| P``."""
-        J, C = self.family.num_experts, self.family.channels
-        ak = self.kernels.detach().abs()
-        ones = torch.ones(1, C, height, width, dtype=ak.dtype, device=ak.device)
-        v = F.conv2d(pad(ones, self.pad, self.mode), ak) * (self.coef / self.nu).detach().view(1, J, 1, 1)
-        back = pad_adjoint(F.conv_transpose2d(v, ak), self.pad, self.mode)
-        return float(back.max())
+        key = ("lip", height, width)
+        if key not in self._cache:
+            J, C = self.family.num_experts, self.family.channels
+            ak = self.kernels.detach().abs()
+            ones = torch.ones(1, C, height, width, dtype=ak.dtype, device=ak.device)
+            v = F.conv2d(pad(ones, self.pad, self.mode), ak) * (self.coef / self.nu).detach().view(1, J, 1, 1)
+            back = pad_adjoint(F.conv_transpose2d(v, ak), self.pad, self.mode)
+            self._cache[key] = float(back.max())
+        return self._cache[key]
 
     def _window_energy(self, z: torch.Tensor) -> torch.Tensor:
         """``sum_{c,k} (P z)_c(p + k)^2`` for every output pixel ``p``: ``(B, 1, H, W)``."""
@@ -453,6 +465,9 @@ class BoundFoE:
           ``D_j kn_j ||r_j|| / nu_j`` (summed where rows are sums), kernel block ``j`` by
           ``D_j (kn_j sqrt(S_q)/nu_j + c3 kn_j ||r_j||_inf sqrt(S_x)/nu_j^2 + sqrt(M_P) ||r_j||/nu_j)``.
         """
+        return self._sliced(lambda xs, us, ws, qs: self._constants(xs, FoECurvature(us, ws), qs), x, curv.u, curv.weight, q)
+
+    def _constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor) -> RegularizerConstants:
         fam = self.family
         B, C, H, W = x.shape
         J = fam.num_experts

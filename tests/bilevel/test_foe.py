@@ -107,6 +107,11 @@ def test_micro_batches_equal_whole_batch(slice_):
     assert torch.allclose(sliced.hvp(cs, v), whole.hvp(cw, v), **tol)
     idx = torch.tensor([4, 0, 2])
     assert torch.allclose(sliced.hvp(cs, v[idx], idx), whole.hvp(cw, v)[idx], **tol)
+    q = torch.randn_like(x)
+    assert torch.allclose(sliced.mixed_vjp(x, q, cs), whole.mixed_vjp(x, q, cw), **tol)
+    assert torch.allclose(sliced.mixed_vjp(x, q, cs, per_image=True), whole.mixed_vjp(x, q, cw, per_image=True), **tol)
+    for a, b in zip(sliced.constants(x, cs, q), whole.constants(x, cw, q)):
+        assert a.shape == (5,) and torch.allclose(a, b, **tol)
 
 
 def test_micro_batch_rule_and_validation():
