@@ -4,7 +4,8 @@ Trains FoE denoising with ISGD (constant step), ISGD (decreasing step) and MAID 
 training crops with the same budget, evaluating the full training PSNR at certified accuracy
 ``1e-3`` every ``--eval-every`` computations, and reports for each method the computations after
 which the training PSNR first reached ``--target`` dB (``null`` if never). Writes
-``benchmarks/results/cost.json`` and ``cost.csv`` (one row per evaluation).
+``benchmarks/results/cost.json``, ``cost.csv`` (one row per evaluation) and ``cost.png`` (loss and
+PSNR versus computations). Finished runs (in ``results/runs/``) are reused.
 
 Usage: ``python benchmarks/bench_cost.py [--data embedded|FOLDER] [--budget N] [--target DB]``
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bilevel.io import write_bytes_atomic, write_json_atomic  # noqa: E402
 from bilevel.main_job import DEMO_METHODS  # noqa: E402
+from bilevel.plots import plot_training_curves  # noqa: E402
 from bilevel.rundir import git_commit, machine_description, package_versions  # noqa: E402
 from bilevel.train import TrainConfig, train  # noqa: E402
 
@@ -39,6 +41,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="embedded", help="training images: 'embedded' or a folder")
     ap.add_argument("--train-count", type=int, default=48)
+    ap.add_argument("--crop", type=int, default=None, help="crop side in pixels (default: the task's 96)")
     ap.add_argument("--budget", type=int, default=30000)
     ap.add_argument("--eval-every", type=int, default=1500)
     ap.add_argument("--target", type=float, default=26.0, help="training PSNR to reach, dB")
@@ -47,12 +50,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)
-    rows, summary = [], {}
+    rows, summary, curves = [], {}, {}
     for label, changes in DEMO_METHODS.items():
-        cfg = TrainConfig(task="denoising", data=args.data, train_count=args.train_count, test_count=None if args.data != "embedded" else 6,
+        cfg = TrainConfig(task="denoising", data=args.data, train_count=args.train_count, crop=args.crop, test_count=None if args.data != "embedded" else 6,
                           budget=args.budget, eval_every=args.eval_every, device=args.device, progress=False, **changes)
         res = train(cfg, out.parent / "runs" / f"cost-{label.lower().replace(' ', '-')}", resume=True)
         reach = computations_to_reach(res.evaluations, args.target)
+        curves[label] = {"records": res.records, "evaluations": res.evaluations}
         summary[label] = {"computations_to_target": reach, "final_train_psnr": res.evaluations[-1]["train_psnr"],
                           "iterations": res.summary["iterations"], "stop": res.stop_reason,
                           "algorithm_seconds": res.summary["algorithm_wall_time"], "config": cfg.as_dict()}
@@ -69,7 +73,11 @@ def main(argv=None) -> int:
     write_json_atomic(out, {"benchmark": "cost", "target_psnr": args.target, "budget": args.budget,
                             "methods": summary, "machine": machine_description(), "versions": package_versions(),
                             "git_commit": git_commit()})
-    log.info("written %s", out)
+    plot_training_curves(curves, out.with_suffix(".png"),
+                         title=f"ISGD and MAID, same data and budget ({args.budget:g} computations); "
+                               f"target {args.target:g} dB: " + ", ".join(
+                                   f"{k} {v['computations_to_target'] or 'not reached'}" for k, v in summary.items()))
+    log.info("written %s and %s", out, out.with_suffix(".png"))
     return 0
 
 

@@ -48,3 +48,19 @@ def test_core_quick(tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     assert set(d["ratios"]) >= {"hvp_over_gradient", "gradient_over_bare_pair"}
+
+
+def test_cost_tiny_reports_first_evaluation_at_target(tmp_path):
+    out = tmp_path / "cost.json"
+    r = _run("bench_cost.py", "--train-count", "8", "--crop", "32", "--budget", "400", "--eval-every", "200", "--target", "23.0",
+             "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert set(d["methods"]) == {"ISGD constant", "ISGD decreasing", "MAID"}
+    rows = (tmp_path / "cost.csv").read_text().splitlines()[1:]
+    for label, res in d["methods"].items():
+        evals = [(int(c), float(p)) for m, c, p, _ in (row.split(",") for row in rows) if m == label]
+        assert evals and evals[0][0] == 0
+        reached = [c for c, p in evals if p >= d["target_psnr"]]
+        assert res["computations_to_target"] == (reached[0] if reached else None)
+    assert (tmp_path / "cost.png").stat().st_size > 0
