@@ -45,11 +45,12 @@ PSI3_SUP = 48.0 / (25.0 * math.sqrt(5.0))
 CONV_BACKENDS = ("auto", "direct", "fft")
 
 #: CPU micro-batching (``micro_batch=None``): gradients, Hessian-vector products, curvatures,
-#: values, mixed products and certified constants of a batch are computed over slices of at most ``CPU_MICRO_BATCH_MAX`` images whose expert
-#: responses ``(b, J, H, W)`` take at most ``CPU_MICRO_BATCH_BYTES``, so the intermediates stay in
-#: the cache. Measured on a 2-core x86 CPU (benchmarks/bench_throughput.py): a batch of 32 colour
-#: 96x96 images is 2.5x faster per image in slices of 4 than whole; slices of 16 or more are slow
-#: whatever the image size. GPUs get the whole batch.
+#: values, mixed products and certified constants of a batch are computed over slices of at most
+#: ``CPU_MICRO_BATCH_MAX`` images whose expert responses ``(b, J, H, W)`` take at most
+#: ``CPU_MICRO_BATCH_BYTES``, so the intermediates stay in the cache. Measured on a 2-core x86 CPU
+#: (benchmarks/bench_throughput.py): a batch of 32 colour 96x96 images is 2.5x faster per image in
+#: slices of 4 than whole; slices of 16 or more are slow whatever the image size. GPUs get the
+#: whole batch.
 CPU_MICRO_BATCH_BYTES = 3 * 2**19
 CPU_MICRO_BATCH_MAX = 8
 
@@ -133,10 +134,9 @@ class FieldOfExperts:
         How correlations are computed (see ``CONV_BACKENDS``).
     micro_batch:
         Images per slice for gradients, Hessian-vector products, curvatures, values, mixed
-        products and certified constants: ``None``
-        (default) picks a cache-sized slice on the CPU and the whole batch on GPUs (see
-        ``CPU_MICRO_BATCH_BYTES``); a positive number forces that slice on every device. Slicing
-        changes no formula, only the order of floating-point work inside a convolution.
+        products and certified constants: ``None`` (default) picks a cache-sized slice on the CPU
+        and the whole batch on GPUs (see ``CPU_MICRO_BATCH_BYTES``); a positive number forces that
+        slice on every device. Slicing changes no formula, only the order of floating-point work.
     """
 
     num_experts: int = 10
