@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -30,7 +31,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 130) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        _pyplot().close(fig)
+        pyplot().close(fig)
     return path
 
 
@@ -44,7 +45,7 @@ def plot_training_curves(runs: dict[str, dict], path: str | os.PathLike, title: 
 
     ``runs`` maps a label to ``{"records": [...], "evaluations": [...]}``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_l, ax_p) = plt.subplots(1, 2, figsize=(11, 4))
     for i, (label, data) in enumerate(runs.items()):
         color = f"C{i}"
@@ -75,7 +76,7 @@ def plot_training_curves(runs: dict[str, dict], path: str | os.PathLike, title: 
 
 def plot_image_row(images: list[tuple[str, np.ndarray]], path: str | os.PathLike, title: str = "") -> Path:
     """A row of images ``(label, array (H, W, 3) in [0, 1])``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(images), figsize=(2.6 * len(images), 2.9))
     axes = np.atleast_1d(axes)
     for ax, (label, img) in zip(axes, images):

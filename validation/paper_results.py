@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from bilevel.plots import pyplot  # the figure scripts draw with it (re-exported)
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -578,16 +580,6 @@ def all_verdicts(results_dir: str | Path, figures: list[str] | None = None) -> d
 
 # ----------------------------------------------------------------------------------------------
 # shared by the figure scripts of paper_figures/
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (files only, no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def figure_main(draw: Any, description: str | None, argv: list[str] | None = None) -> int:

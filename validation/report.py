@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bilevel.plots import pyplot, save_figure
 from theory.claims import CLAIMS
 
 from . import cases as cs
@@ -51,31 +51,6 @@ class FigureSpec:
     claim_id: str
     path: Path
     caption: str
-
-
-def save_figure(fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _representative(res: ClaimResult) -> cs.Trial | None:
@@ -119,7 +94,7 @@ def _run_figure(res: ClaimResult, case: cs.RunCase, path: Path) -> FigureSpec:
     ids = _PARTNER.get(res.claim_id, (res.claim_id,))
     cap = PLOT_T_MAX if not cs._needs_sequence(case.scenario.bias) else 100_000
     Ts, observed, rhs = cs.run_curve(ids, case, _horizons(case.T, cap))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.loglog(Ts, np.maximum(observed, 1e-300), "k-", lw=2, label="observed min_{t<T} E||grad f(theta_t)||^2 (exact)")
     for cid, style in zip(ids, ("C3--", "C0:")):
@@ -135,13 +110,17 @@ def _run_figure(res: ClaimResult, case: cs.RunCase, path: Path) -> FigureSpec:
         ax.set_ylim(lo / 10, hi * 10)
     ax.set_xlabel("horizon T")
     ax.set_ylabel("value")
+    return _finish_claim_figure(fig, ax, res, case, path, f"bound versus observed as T grows ({_case_line(case)})")
+
+
+def _finish_claim_figure(fig: Any, ax: Any, res: ClaimResult, case: Any, path: Path, caption: str) -> FigureSpec:
+    """Title (claim and status), legend, grid and the case line of a claim's figure; saved atomically."""
     ax.set_title(f"{res.claim_id}: {res.status}", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     ax.grid(True, which="both", alpha=0.3)
     fig.text(0.01, -0.02, _case_line(case), fontsize=6)
-    save_figure(fig, path)
-    plt.close(fig)
-    return FigureSpec(res.claim_id, path, f"{res.claim_id}: bound versus observed as T grows ({_case_line(case)})")
+    save_figure(fig, path, dpi=110)
+    return FigureSpec(res.claim_id, path, f"{res.claim_id}: {caption}")
 
 
 def _case_line(case: Any) -> str:
@@ -176,37 +155,26 @@ def _corollary_figure(res: ClaimResult, case: cs.CorollaryCase, path: Path) -> F
         bnd.append(t.rhs)
     if not Ts:
         raise cs.SkipCase("no horizon of the corollary could be evaluated")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.loglog(Ts, np.maximum(obs, 1e-300), "ko-", label="observed min_{t<T} E||grad f||^2 with the prescribed step")
     ax.loglog(Ts, bnd, "C3s--", label="bound of the corollary")
     ax.set_xlabel("horizon T (multiples of the prescribed T(eps^2))")
-    ax.set_title(f"{res.claim_id}: {res.status}", fontsize=10)
-    ax.legend(fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.text(0.01, -0.02, _case_line(case), fontsize=6)
-    save_figure(fig, path)
-    plt.close(fig)
-    return FigureSpec(res.claim_id, path, f"{res.claim_id}: bound versus observed for growing horizons ({_case_line(case)})")
+    return _finish_claim_figure(fig, ax, res, case, path,
+                                f"bound versus observed for growing horizons ({_case_line(case)})")
 
 
 def _remark2_figure(res: ClaimResult, case: cs.Remark2Case, path: Path) -> FigureSpec:
     limit, regime, evidence = cs.exact_horizon_limit(case)
     Ts = [int(k) for k in evidence]
     vals = [evidence[k] for k in evidence]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.semilogx(Ts, vals, "ko-", label="min_{t<T} E||grad f||^2 with Corollary 1's step alpha_T")
     ax.axhline(float(limit), color="C3", ls="--", label=f"limit as T -> oo ({regime.split(' (')[0]})")
     ax.axhline(0.0, color="C0", ls=":", label="Remark 2's claim: 0")
     ax.set_xlabel("horizon T")
-    ax.set_title(f"{res.claim_id}: {res.status}", fontsize=10)
-    ax.legend(fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.text(0.01, -0.02, _case_line(case), fontsize=6)
-    save_figure(fig, path)
-    plt.close(fig)
-    return FigureSpec(res.claim_id, path, f"{res.claim_id}: the running minimum along Corollary 1's step ({regime})")
+    return _finish_claim_figure(fig, ax, res, case, path, f"the running minimum along Corollary 1's step ({regime})")
 
 
 def overview_figure(results: Sequence[ClaimResult], path: Path) -> FigureSpec | None:
@@ -224,7 +192,7 @@ def overview_figure(results: Sequence[ClaimResult], path: Path) -> FigureSpec | 
 
 
 def _overview(rows: Sequence[ClaimResult], path: Path) -> FigureSpec:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.8, 0.32 * len(rows) + 1.2))
     vals = [r.worst_ratio if math.isfinite(r.worst_ratio) else 1e300 for r in rows]
     colors = ["C3" if r.status == VIOLATED else "C2" for r in rows]
@@ -237,8 +205,7 @@ def _overview(rows: Sequence[ClaimResult], path: Path) -> FigureSpec:
     ax.invert_yaxis()
     ax.set_xlabel("worst ratio found (claimed-smaller / claimed-larger side; > 1 violates)")
     ax.set_title("claims stated as equalities (Remark 2) have no ratio and are not shown", fontsize=8)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return FigureSpec("overview", path, "worst ratio of every claim (red: violated)")
 
 
