@@ -160,14 +160,7 @@ def _point_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> PointCase:
         bias_kind=None if bias_kind == "bilevel" else bias_kind,
     )
     theta = np.array([pk.small() for _ in range(sc.problem.d)], dtype=object)
-    source = _available_source(sc, _axis(fix, "source", pk, SOURCES))
-    A = B = None
-    if source == "fitted":
-        fit = _fit_pair(sc, _axis(fix, "fitA", pk, FIT_A), inexact=False)
-        if fit is None:
-            source = "derived"
-        else:
-            A, B = fit
+    source, A, B = _pick_source(pk, sc, fix)
     biased = _axis(fix, "biased", pk, ("prop1", "fitted")) if claim_id.startswith("demidovich") else "prop1"
     b = A9 = B9 = None
     if biased == "fitted":
@@ -179,6 +172,18 @@ def _point_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> PointCase:
         else:
             A9, B9 = fit9
     return PointCase(sc, theta, _axis(fix, "zeta", pk, ZETAS), _axis(fix, "eta", pk, ETAS), source, biased, b, A9, B9, A, B)
+
+
+def _pick_source(pk: Picker, sc: Any, fix: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Where the ABC constants come from; ``fitted`` (with its ``(A, B)``) falls back to ``derived``
+    when no fit exists for the scenario."""
+    source = _available_source(sc, _axis(fix, "source", pk, SOURCES))
+    if source == "fitted":
+        fit = _fit_pair(sc, _axis(fix, "fitA", pk, FIT_A), inexact=False)
+        if fit is not None:
+            return source, fit[0], fit[1]
+        source = "derived"
+    return source, None, None
 
 
 def _run_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> RunCase:
@@ -196,14 +201,7 @@ def _run_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> RunCase:
         bias_kind=None if bias_kind == "bilevel" else bias_kind, schedule=sched,
     )
     step = _axis(fix, "step", pk, STEPS)
-    source = _available_source(sc, _axis(fix, "source", pk, SOURCES))
-    A = B = None
-    if source == "fitted":
-        fit = _fit_pair(sc, _axis(fix, "fitA", pk, FIT_A), inexact=False)
-        if fit is None:
-            source = "derived"
-        else:
-            A, B = fit
+    source, A, B = _pick_source(pk, sc, fix)
     zeta = eta = b = A9 = B9 = None
     if claim_id in ("paper.theorem1", "paper.theorem1.from_source"):
         zeta = _axis(fix, "zeta", pk, tuple(z for z in ZETAS if z > Fraction(1, 2)))
