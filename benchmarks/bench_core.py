@@ -18,47 +18,25 @@ Usage: ``python benchmarks/bench_core.py [--device cpu|cuda] [--threads N] [--ou
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import interleaved, save_result
 
-from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements, psnr  # noqa: E402
-from bilevel.foe import FieldOfExperts  # noqa: E402
-from bilevel.hypergradient import hypergradient  # noqa: E402
-from bilevel.io import write_json_atomic  # noqa: E402
-from bilevel.operators import Identity  # noqa: E402
-from bilevel.padding import pad  # noqa: E402
-from bilevel.problem import LowerLevelProblem  # noqa: E402
-from bilevel.reference import autograd_hypergradient  # noqa: E402
-from bilevel.rundir import git_commit, machine_description, package_versions  # noqa: E402
-from bilevel.solvers import solve_lower  # noqa: E402
+
+from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements, psnr
+from bilevel.foe import FieldOfExperts
+from bilevel.hypergradient import hypergradient
+from bilevel.operators import Identity
+from bilevel.padding import pad
+from bilevel.problem import LowerLevelProblem
+from bilevel.reference import autograd_hypergradient
+from bilevel.solvers import solve_lower
 
 log = logging.getLogger("bench_core")
-
-
-def interleaved(fns: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each function, calling them round-robin ``repeats`` times."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for f in fns.values():  # warm-up
-        f()
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    for _ in range(repeats):
-        for k, f in fns.items():
-            sync()
-            t0 = time.perf_counter()
-            f()
-            sync()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def tuned_theta(problem, fam, y, x_star, dtype, device, nus=(0.005, 0.01, 0.03)):
@@ -123,14 +101,11 @@ def main(argv=None) -> int:
         "bare_pair": lambda: (F.conv2d(xp, W), F.conv_transpose2d(u, W)),
         "gradient": lambda: lower.gradient(x),
         "hvp": lambda: lower.hvp(curv, v),
-    }, args.repeats)
+    }, args.repeats, dev)
     result = {
         "benchmark": "core",
         "device": str(dev),
         "batch": list(x.shape),
-        "machine": machine_description(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
         "theta_float32": {"scale": scale, "nu": nu, "psnr_at_eps_1e-2": best_psnr},
         "seconds_float32": t,
         "ratios": {"hvp_over_gradient": t["hvp"] / t["gradient"], "gradient_over_bare_pair": t["gradient"] / t["bare_pair"]},
@@ -154,9 +129,7 @@ def main(argv=None) -> int:
         log.info("float64 hypergradient (scale %.3g, nu %.3g): ours %.2f s, autograd %.2f s, speed-up %.1fx; certified %s",
                  s64, n64, cmp64["ours"]["seconds"], cmp64["autograd_reference"]["seconds"], cmp64["speedup"],
                  cmp64["ours"]["certified"])
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"core_{dev.type}.json"
-    write_json_atomic(out, result)
-    log.info("written %s", out)
+    save_result(result, args.out, f"core_{dev.type}.json")
     return 0
 
 

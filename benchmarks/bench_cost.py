@@ -15,17 +15,15 @@ import argparse
 import csv
 import io
 import logging
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, save_result
 
-from bilevel.io import write_bytes_atomic, write_json_atomic  # noqa: E402
-from bilevel.main_job import DEMO_METHODS  # noqa: E402
-from bilevel.plots import plot_training_curves  # noqa: E402
-from bilevel.rundir import git_commit, machine_description, package_versions  # noqa: E402
-from bilevel.train import TrainConfig, train  # noqa: E402
+from bilevel.io import write_bytes_atomic
+
+from bilevel.main_job import DEMO_METHODS
+from bilevel.plots import plot_training_curves
+from bilevel.train import TrainConfig, train
 
 log = logging.getLogger("bench_cost")
 
@@ -70,14 +68,12 @@ def main(argv=None) -> int:
     w.writeheader()
     w.writerows(rows)
     write_bytes_atomic(out.with_suffix(".csv"), buf.getvalue().encode())
-    write_json_atomic(out, {"benchmark": "cost", "target_psnr": args.target, "budget": args.budget,
-                            "methods": summary, "machine": machine_description(), "versions": package_versions(),
-                            "git_commit": git_commit()})
+    save_result({"benchmark": "cost", "target_psnr": args.target, "budget": args.budget, "methods": summary}, out, out.name)
     plot_training_curves(curves, out.with_suffix(".png"),
                          title=f"ISGD and MAID, same data and budget ({args.budget:g} computations); "
                                f"target {args.target:g} dB: " + ", ".join(
                                    f"{k} {v['computations_to_target'] or 'not reached'}" for k, v in summary.items()))
-    log.info("written %s and %s", out, out.with_suffix(".png"))
+    log.info("written %s", out.with_suffix(".png"))
     return 0
 
 

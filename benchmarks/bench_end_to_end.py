@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import torch
 
-from common import ROOT, portable_path
+from common import ROOT, portable_path, save_result
 
-from bilevel.io import write_json_atomic
-from bilevel.rundir import git_commit, machine_description, package_versions
 from bilevel.train import TrainConfig, train
 
 log = logging.getLogger("bench_end_to_end")
@@ -38,13 +37,14 @@ def main(argv=None) -> int:
     available = load_crops(args.data, 96, None).shape[0]
     count = min(args.count, available)
     results = {}
+    runs = (Path(args.out).resolve().parent if args.out else ROOT / "benchmarks" / "results") / "runs"
     for method in args.methods:
         changes = {"isgd": dict(step="inverse_sqrt", alpha0=1e-3, batch_size=32),
                    "maid": dict(alpha0=1e-3, eps0=1e-1), "igd": dict(alpha0=3e-4)}[method]
         cfg = TrainConfig(task="denoising", method=method, data=args.data, test_data=None, train_count=count,
                           test_count=None, budget=args.budget, eval_every=args.budget, checkpoint_every=10**6,
                           chunk_size=args.chunk_size, device=args.device, progress=True, **changes)
-        res = train(cfg, ROOT / "benchmarks" / "results" / "runs" / f"end-to-end-{method}", resume=True)
+        res = train(cfg, runs / f"end-to-end-{method}", resume=True)
         results[method] = {k: res.summary[k] for k in ("iterations", "computations", "algorithm_wall_time",
                                                           "session_seconds", "peak_memory_bytes", "device", "stop_reason")}
         results[method]["final"] = res.summary["final"]
@@ -52,11 +52,8 @@ def main(argv=None) -> int:
         log.info("%s: %d computations in %.1f s (algorithm), peak memory %.0f MiB", method, res.summary["computations"],
                  res.summary["algorithm_wall_time"], res.summary["peak_memory_bytes"] / 2**20)
     dev = "cuda" if (args.device == "auto" and torch.cuda.is_available()) or args.device.startswith("cuda") else "cpu"
-    path = args.out or ROOT / "benchmarks" / "results" / f"end_to_end_{dev}.json"
-    write_json_atomic(path, {"benchmark": "end_to_end", "m": count, "data": portable_path(args.data), "budget": args.budget, "results": results,
-                             "goal_seconds_h100": 10.0, "machine": machine_description(),
-                             "versions": package_versions(), "git_commit": git_commit()})
-    log.info("written %s", path)
+    save_result({"benchmark": "end_to_end", "m": count, "data": portable_path(args.data), "budget": args.budget,
+                 "results": results, "goal_seconds_h100": 10.0}, args.out, f"end_to_end_{dev}.json")
     return 0
 
 

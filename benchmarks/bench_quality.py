@@ -18,25 +18,20 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, portable_path, save_result
 
-from common import portable_path  # noqa: E402
 
-from bilevel.data import DENOISING_SIGMA, make_measurements, psnr  # noqa: E402
-from bilevel.datasets import describe_source, load_crops  # noqa: E402
-from bilevel.foe import FieldOfExperts, difference_kernels  # noqa: E402
-from bilevel.io import write_json_atomic  # noqa: E402
-from bilevel.operators import Identity  # noqa: E402
-from bilevel.problem import LowerLevelProblem  # noqa: E402
-from bilevel.rundir import git_commit, machine_description, package_versions  # noqa: E402
-from bilevel.solvers import solve_lower  # noqa: E402
-from bilevel.train import TrainConfig, train  # noqa: E402
+from bilevel.data import DENOISING_SIGMA, make_measurements, psnr
+from bilevel.datasets import describe_source, load_crops
+from bilevel.foe import FieldOfExperts, difference_kernels
+from bilevel.operators import Identity
+from bilevel.problem import LowerLevelProblem
+from bilevel.solvers import solve_lower
+from bilevel.train import TrainConfig, train
 
 log = logging.getLogger("bench_quality")
 
@@ -130,7 +125,7 @@ def main(argv=None) -> int:
     noisy = float(psnr(te.y, te.x_star).mean())
     log.info("learned FoE: train PSNR %.2f, test PSNR %.2f (noisy %.2f); beats TV on test: %s",
              foe_train, foe_test, noisy, foe_test > tv_test)
-    write_json_atomic(args.out, {
+    save_result({
         "benchmark": "quality",
         "train_data": {**describe_source(args.train_data, 96, args.train_count), "source": portable_path(args.train_data), "path": portable_path(args.train_data)},
         "test_data": {**describe_source(args.test_data, 96, args.test_count, split="test"), "source": portable_path(args.test_data), "path": portable_path(args.test_data)},
@@ -141,11 +136,7 @@ def main(argv=None) -> int:
                 "config": {**cfg.as_dict(), "data": portable_path(cfg.data), "test_data": portable_path(cfg.test_data)},
                 "stop": res.stop_reason, "computations": res.summary["computations"]},
         "foe_beats_tv_on_test": foe_test > tv_test,
-        "machine": machine_description(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-    })
-    log.info("written %s", args.out)
+    }, args.out, "quality.json")
     return 0
 
 

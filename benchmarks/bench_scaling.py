@@ -13,7 +13,6 @@ Writes ``benchmarks/results/scaling_<device>.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import subprocess
 import sys
@@ -21,15 +20,13 @@ import sys
 import numpy as np
 import torch
 
-from common import ROOT, interleaved
+from common import interleaved, save_result
 
 from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements
 from bilevel.foe import FieldOfExperts
-from bilevel.io import write_json_atomic
 from bilevel.methods import TrainingData, evaluate_batch
 from bilevel.operators import Identity
 from bilevel.problem import LowerLevelProblem
-from bilevel.rundir import git_commit, machine_description, package_versions
 from bilevel.sampling import FullBatch
 
 log = logging.getLogger("bench_scaling")
@@ -113,8 +110,7 @@ def main(argv=None) -> int:
             mem.append(int(outp.stdout.strip().splitlines()[-1]))
         log.info("m = %4d: peak memory of a full-batch evaluation %.1f MiB", m, mem[-1] / 2**20)
     result = {
-        "benchmark": "scaling", "device": str(dev), "chunk": args.chunk, "machine": machine_description(),
-        "versions": package_versions(), "git_commit": git_commit(),
+        "benchmark": "scaling", "device": str(dev), "chunk": args.chunk,
         "time_vs_m": {"m": args.ms, "seconds": t_m, "loglog_slope": slope(args.ms, t_m)},
         "time_vs_pixels": {"side": args.sides, "pixels": pixels, "seconds": t_s, "loglog_slope": slope(pixels, t_s),
                            "seconds_per_pixel_image": [t / (p * 8) for t, p in zip(t_s, pixels)],
@@ -127,9 +123,7 @@ def main(argv=None) -> int:
     }
     log.info("slopes: time vs m %.2f, time vs pixels %.2f, memory vs m %.2f", result["time_vs_m"]["loglog_slope"],
              result["time_vs_pixels"]["loglog_slope"], result["memory_vs_m"]["loglog_slope"])
-    path = args.out or ROOT / "benchmarks" / "results" / f"scaling_{dev.type}.json"
-    write_json_atomic(path, result)
-    log.info("written %s", path)
+    save_result(result, args.out, f"scaling_{dev.type}.json")
     return 0
 
 

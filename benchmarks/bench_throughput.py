@@ -19,15 +19,13 @@ import time
 
 import torch
 
-from common import ROOT, foe_work, interleaved, measured_peaks, roofline, synchronize
+from common import foe_work, interleaved, measured_peaks, roofline, save_result, synchronize
 
 from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements
 from bilevel.foe import FieldOfExperts
 from bilevel.hypergradient import hypergradient
-from bilevel.io import write_json_atomic
 from bilevel.operators import Identity
 from bilevel.problem import LowerLevelProblem
-from bilevel.rundir import git_commit, machine_description, package_versions
 from bilevel.solvers import conjugate_gradient, solve_lower
 
 log = logging.getLogger("bench_throughput")
@@ -92,8 +90,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     batches = args.batches or ([2**k for k in range(9)] if device.type == "cuda" else [1, 2, 4, 8, 16, 32])
-    out = {"benchmark": "throughput", "device": str(device), "side": args.side, "machine": machine_description(),
-           "versions": package_versions(), "git_commit": git_commit(), "results": {}}
+    out = {"benchmark": "throughput", "device": str(device), "side": args.side, "results": {}}
     for name in args.dtypes:
         dtype = getattr(torch, name)
         peaks = measured_peaks(device, dtype)
@@ -108,9 +105,7 @@ def main(argv=None) -> int:
                      ("gradient", "hvp", "lower_solve", "cg", "hypergradient")),
                      100 * r["roofline"]["gradient"]["fraction_of_flops_peak"])
         out["results"][name] = {"peaks": peaks, "work_per_image_iteration": work, "rows": rows}
-    path = args.out or ROOT / "benchmarks" / "results" / f"throughput_{device.type}.json"
-    write_json_atomic(path, out)
-    log.info("written %s", path)
+    save_result(out, args.out, f"throughput_{device.type}.json")
     return 0
 
 

@@ -6,6 +6,7 @@ fractions are relative to what this machine actually reaches, not to a data shee
 """
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import sys
@@ -31,6 +32,19 @@ def portable_path(path: str) -> str:
         return os.path.relpath(p, ROOT)
     except ValueError:  # another drive
         return str(p)
+
+
+def save_result(result: dict, out: str | os.PathLike | None, default_name: str) -> Path:
+    """Stamp ``result`` with the machine, the package versions and the git commit, and write it
+    atomically to ``out`` (default: ``benchmarks/results/<default_name>``)."""
+    from bilevel.io import write_json_atomic
+    from bilevel.rundir import git_commit, machine_description, package_versions
+
+    path = Path(out) if out else ROOT / "benchmarks" / "results" / default_name
+    write_json_atomic(path, {**result, "machine": machine_description(), "versions": package_versions(),
+                             "git_commit": git_commit()})
+    logging.getLogger("benchmarks").info("written %s", path)
+    return path
 
 
 def synchronize(device: torch.device) -> None:

@@ -64,3 +64,16 @@ def test_cost_tiny_reports_first_evaluation_at_target(tmp_path):
         reached = [c for c, p in evals if p >= d["target_psnr"]]
         assert res["computations_to_target"] == (reached[0] if reached else None)
     assert (tmp_path / "cost.png").stat().st_size > 0
+
+
+def test_end_to_end_tiny_keeps_its_runs_beside_the_output(tmp_path):
+    out = tmp_path / "e.json"
+    r = _run("bench_end_to_end.py", "--data", "embedded", "--count", "40", "--budget", "200", "--chunk-size", "16",
+             "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert d["m"] == 40 and d["data"] == "embedded" and set(d["results"]) == {"isgd", "maid"}
+    for method, res in d["results"].items():
+        assert res["computations"] >= 200 and res["stop_reason"] == "budget"
+        assert (tmp_path / "runs" / f"end-to-end-{method}" / "summary.json").exists()
+    assert {"machine", "versions", "git_commit"} <= set(d)
