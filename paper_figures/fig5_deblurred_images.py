@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 try:
-    from validation import paper_results as pr
+    from validation.experiments import paper_results as pr
 except ImportError:  # a source checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from validation import paper_results as pr
+    from validation.experiments import paper_results as pr
 from bilevel.plots import save_figure
 
 

@@ -2,7 +2,7 @@
 
 Observed: the mean over seeds of ||grad f(theta_t)||^2 at the stored iterates (tight-accuracy
 hypergradients), minimized over t < T, with the Bonferroni-simultaneous interval of the minimum
-(band). Bounds (``validation.foe_bound``): Theorem 1 as printed and by its source route
+(band). Bounds (``validation.experiments.foe_bound``): Theorem 1 as printed and by its source route
 ([5, Theorem 3] with Proposition 1's constants), each at its best zeta, eta, and [5, Theorem 3] with
 (b, c, A~, B~, C~) fitted to the inexact hypergradients. A bound that overflows (the source route's
 (1 + L A~ alpha^2)^T) is drawn as a marker at the top of the axes. Reads ``bound/bound.json``.
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from validation import paper_results as pr
+    from validation.experiments import paper_results as pr
 except ImportError:  # a source checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from validation import paper_results as pr
+    from validation.experiments import paper_results as pr
 from bilevel.plots import save_figure
 
 BOUNDS = (("printed", "Theorem 1 as printed", "C3--"), ("source", "source route ([5, Thm 3] + Prop. 1)", "C0:"),

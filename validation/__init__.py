@@ -1,9 +1,16 @@
-"""Claims versus numbers: exact expectations, counterexample search, FoE bound checks, reports.
+"""Claims versus numbers, in two wings.
 
-Also home of the ``isgd`` command (:mod:`validation.cli`), the top of the stack.
+``validation.engine`` (torch-free; depends on :mod:`theory` only): exact expectations, case families,
+counterexample search, witnesses, reports and the ``isgd verify`` command.
 
-Modules
--------
+``validation.experiments`` (depends on :mod:`bilevel`): the bound check on real FoE runs, the paper's
+figures, the main job (``isgd demo``) and ``isgd bench``.
+
+:mod:`validation.cli` assembles the ``isgd`` command from both wings and from :mod:`bilevel`. Importing
+this package imports the engine only.
+
+Engine modules
+--------------
 exact              exact first and second moments of ISGD on quadratic finite sums (any finite sampling law;
                    zero, constant, affine or scheduled errors), rational or float64 for horizons up to 10^7.
 bilevel_quadratic  quadratic bilevel problems with K-step lower-level solvers (affine inexact hypergradients)
@@ -16,14 +23,15 @@ witness            witnesses saved as JSON and re-checked from scratch.
 report, verify     report.md, figures, results.json; the ``isgd verify`` command and quick_verification().
 """
 
-from .bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
-from .cases import CorollaryCase, ErrorBoundPoint, PointCase, Remark2Case, RunCase, SkipCase, Trial, evaluate
-from .exact import AffineBias, MomentEngine, MomentSummary, QuadraticFiniteSum, Schedule
-from .problems import LawSpec, Scenario, make_scenario, theorem1_witness_scenario
-from .quadratic_abc import abc_valid, lemma1_constants, minimal_C, minimal_c, quadratic_forms
-from .search import ClaimResult, search_claim, search_claims, select_claims
-from .verify import VerifySummary, quick_verification
-from .witness import Recheck, load_witness, recheck, recheck_file, save_witness
+
+from .engine.bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
+from .engine.cases import CorollaryCase, ErrorBoundPoint, PointCase, Remark2Case, RunCase, SkipCase, Trial, evaluate
+from .engine.exact import AffineBias, MomentEngine, MomentSummary, QuadraticFiniteSum, Schedule
+from .engine.problems import LawSpec, Scenario, make_scenario, theorem1_witness_scenario
+from .engine.quadratic_abc import abc_valid, lemma1_constants, minimal_C, minimal_c, quadratic_forms
+from .engine.search import ClaimResult, search_claim, search_claims, select_claims
+from .engine.verify import VerifySummary, quick_verification
+from .engine.witness import Recheck, load_witness, recheck, recheck_file, save_witness
 
 __all__ = [
     "AffineBias",

@@ -27,10 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .bench import add_bench_arguments, run_bench_command
-    from .demo import add_demo_arguments, run_demo
-    from .figures import add_bound_arguments, add_figures_arguments, run_bound_command, run_figures_command
-    from .verify import add_verify_arguments, run_verify
+    from .experiments.bench import add_bench_arguments, run_bench_command
+    from .experiments.demo import add_demo_arguments, run_demo
+    from .experiments.figures import add_bound_arguments, add_figures_arguments, run_bound_command, run_figures_command
+    from .engine.verify import add_verify_arguments, run_verify
 
     _command(sub, "demo", "the main job on the embedded data (what `make demo` runs)",
              "Run the main job on the embedded photographs: certified hypergradients of FoE denoising and "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from validation.bench import available_benchmarks
+from validation.experiments.bench import available_benchmarks
 from validation.cli import main
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from theory.claims import CLAIMS
 from theory.sampling import SingleUniform
-from validation import rational as rq
-from validation.bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
-from validation.exact import MomentEngine
-from validation.problems import RandomPicker, make_bilevel
+from validation.engine import rational as rq
+from validation.engine.bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
+from validation.engine.exact import MomentEngine
+from validation.engine.problems import RandomPicker, make_bilevel
 
 F = Fraction
 

@@ -13,8 +13,8 @@ from validation_testkit import brute_force, exact_engines, monte_carlo, two_poin
 
 from theory.proofs import _witness_moments
 from theory.sampling import FiniteLaw, Independent, SingleUniform, TauNice
-from validation import rational as rq
-from validation.exact import AffineBias, MomentEngine, QuadraticFiniteSum, Schedule
+from validation.engine import rational as rq
+from validation.engine.exact import AffineBias, MomentEngine, QuadraticFiniteSum, Schedule
 
 
 @settings(max_examples=25, deadline=None)

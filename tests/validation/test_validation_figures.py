@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from bilevel.io import write_json_atomic
-from validation import paper_results as pr
+from validation.experiments import paper_results as pr
 from validation.cli import build_parser, main
-from validation.figures import (
+from validation.experiments.figures import (
     FIGURE_KEYS,
     PAPER_MILESTONES,
     SCALES,
@@ -31,7 +31,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _bound_json(ratio: float) -> dict:
-    """A bound.json as validation.foe_bound writes it (two seeds, four horizons)."""
+    """A bound.json as validation.experiments.foe_bound writes it (two seeds, four horizons)."""
     points = [{"seed": s, "iteration": it, "computations": 40 * it, "f": 3.0 - 0.1 * it, "grad_sq": 8.0 - 0.2 * it,
                "second_moment": 11.0 - 0.2 * it, "second_moment_inexact": 11.1 - 0.2 * it, "inner": 7.9 - 0.2 * it,
                "eps2": 1e-6, "error_mean": 1e-3, "error_max": 2e-3, "certified_max": 30.0, "tight_converged": True}

@@ -13,7 +13,7 @@ from bilevel.sampling import make_sampler
 from bilevel.train import TrainConfig, train
 from theory.bounds import theorem1_rhs, theorem1_rhs_source
 from validation.cli import main as isgd_main
-from validation.foe_bound import analyze_runs, difference_quotients, observed_minimum, write_bound_results
+from validation.experiments.foe_bound import analyze_runs, difference_quotients, observed_minimum, write_bound_results
 
 TINY = dict(crop=16, train_count=4, test_count=1, batch_size=2, sampler="with_replacement", step="constant",
             alpha0=1e-3, budget=160, eval_every=160, dtype="float64", iterates_every=1, checkpoint_every=50,

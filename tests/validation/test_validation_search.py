@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory.claims import CLAIMS
-from validation.cases import (
+from validation.engine.cases import (
     CLAIM_CASE_TYPE,
     PointCase,
     RunCase,
@@ -20,8 +20,8 @@ from validation.cases import (
     evaluate,
     ratio_of,
 )
-from validation.problems import DrawPicker, RandomPicker, make_scenario, theorem1_witness_scenario
-from validation.search import HOLDS, NOT_APPLICABLE, VIOLATED, make_case, search_claim, searchable_claims, select_claims
+from validation.engine.problems import DrawPicker, RandomPicker, make_scenario, theorem1_witness_scenario
+from validation.engine.search import HOLDS, NOT_APPLICABLE, VIOLATED, make_case, search_claim, searchable_claims, select_claims
 
 POINT_LEMMAS = (
     "paper.lemma1", "paper.lemma2", "paper.lemma3", "paper.prop1.eq8", "paper.prop1.eq9", "paper.remark1.prop2",
@@ -75,8 +75,8 @@ def test_lemma2_tight_case_has_ratio_one() -> None:
     theta = np.array([Fraction(3)], dtype=object)
     g = sc.problem.grad(theta)[0]
     zeta = Fraction(2)
-    from validation.exact import AffineBias
-    from validation.problems import Scenario
+    from validation.engine.exact import AffineBias
+    from validation.engine.problems import Scenario
 
     tight = Scenario(sc.problem, sc.law, AffineBias("constant", [-g / zeta]), sc.theta0)
     trial = evaluate("paper.lemma2", PointCase(tight, theta, zeta, Fraction(1)), exact=True)

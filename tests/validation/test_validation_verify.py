@@ -12,7 +12,7 @@ from validation_testkit import DATA
 from bilevel.rundir import RunDirectory
 from theory.claims import CLAIMS
 from validation.cli import build_parser, main
-from validation.verify import add_verify_arguments, quick_verification
+from validation.engine.verify import add_verify_arguments, quick_verification
 
 
 def test_verify_quick_end_to_end(tmp_path: Path) -> None:

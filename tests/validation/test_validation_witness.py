@@ -10,7 +10,7 @@ import pytest
 from validation_testkit import DATA
 
 from theory.proofs import theorem1_counterexample
-from validation.witness import instance_witness_json, load_witness, recheck, recheck_file, save_witness
+from validation.engine.witness import instance_witness_json, load_witness, recheck, recheck_file, save_witness
 
 COMMITTED = sorted(DATA.glob("*.json"))
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from hypothesis import strategies as st
 
-from validation import rational as rq
-from validation.exact import AffineBias, MomentEngine, QuadraticFiniteSum, support_of
-from validation.problems import DrawPicker, make_scenario
+from validation.engine import rational as rq
+from validation.engine.exact import AffineBias, MomentEngine, QuadraticFiniteSum, support_of
+from validation.engine.problems import DrawPicker, make_scenario
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -12,7 +12,7 @@ Families of :math:`f_i(\theta) = \frac12(\theta - x_i)^\top Q_i(\theta - x_i) + 
 * ``"commuting"``: one rotation for all :math:`i`;
 * ``"general"``: one rotation per component (non-commuting Hessians);
 * ``"interpolating"``: common minimizer, :math:`r_i = 0` (:math:`\Delta^{\inf} = 0`);
-* ``"bilevel"``: the upper level of a :class:`~validation.bilevel_quadratic.QuadraticBilevel` problem,
+* ``"bilevel"``: the upper level of a :class:`~validation.engine.bilevel_quadratic.QuadraticBilevel` problem,
   whose lower level is solved by :math:`K` gradient steps (affine error, exact).
 
 Sampling laws (:class:`LawSpec`): the rows of [18, Proposition 3] (single uniform, single importance,

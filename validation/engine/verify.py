@@ -1,6 +1,6 @@
 r"""``isgd verify``: search every claim of the registry for counterexamples and write a report.
 
-For each selected claim (:data:`theory.claims.CLAIMS`), :func:`validation.search.search_claim` tries
+For each selected claim (:data:`theory.claims.CLAIMS`), :func:`validation.engine.search.search_claim` tries
 cases that satisfy the claim's hypotheses on exact expectations; the run directory receives
 
 * ``report.md`` -- the table (claim, source, status, worst ratio, witness) and one section per claim;

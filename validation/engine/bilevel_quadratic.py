@@ -23,7 +23,7 @@ affine in :math:`\theta`, and the hypergradient is formed from :math:`x^K` by an
 (``"exact"``), :math:`K'` gradient steps on :math:`Hq = x^K - x^*` from 0 (``"gd"``), or by
 differentiating through the :math:`K` steps (``"unrolled"``). All three are affine in
 :math:`\theta`, so the error :math:`\mathrm{err}_i(\theta) = z_i(\theta) - \nabla f_i(\theta) = P_i\theta + r_i`
-is an affine per-component error (:class:`~validation.exact.AffineBias`, mode ``"component"``) and the
+is an affine per-component error (:class:`~validation.engine.exact.AffineBias`, mode ``"component"``) and the
 exact-expectation engine applies.
 
 :class:`ErrorBoundCase` builds instances of Ehrhardt & Roberts' a-posteriori bound [9] from the same

@@ -25,9 +25,9 @@ float64: its certified acceptance test needs accuracies near 1e-6 with the deblu
 Flow: the experiment set of a scale (:func:`experiment_set`) -> training runs into
 ``OUT/runs/<name>`` (finished runs are skipped, unfinished ones resume) -> artifacts (Fig. 3's
 images at the milestones, Fig. 5's reconstructions) -> the FoE bound check
-(:func:`validation.foe_bound.analyze_runs`) -> every figure script of ``paper_figures/`` draws from
+(:func:`validation.experiments.foe_bound.analyze_runs`) -> every figure script of ``paper_figures/`` draws from
 the stored results -> ``figures.md`` with the paper's claims and computed verdicts
-(:mod:`validation.paper_results`).
+(:mod:`validation.experiments.paper_results`).
 """
 from __future__ import annotations
 
@@ -479,7 +479,7 @@ def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu
 
 def figure_scripts_dir() -> Path:
     """``paper_figures/`` of the source tree (next to the ``validation`` package)."""
-    return Path(__file__).resolve().parents[1] / "paper_figures"
+    return Path(__file__).resolve().parents[2] / "paper_figures"
 
 
 def load_figure_script(key: str) -> ModuleType:
@@ -532,7 +532,7 @@ def render_markdown(root: Path, scale: Scale, figures: dict[str, list[Path]], ve
         f"Computations (lower-level + CG iterations summed over images) are {scale.factor:.4g} times the paper's: Fig. 3's "
         f"milestones 1e4, 5e4, 1e5, 2e5 are {ms} here, and the claims' \"2e5 computations\" is "
         f"{scale.claim_computations}. Verdicts are computed from the stored results "
-        f"(`validation.paper_results`): loss neighbourhood {100 * pr.NEIGHBOURHOOD_REL:g} % of the total decrease, "
+        f"(`validation.experiments.paper_results`): loss neighbourhood {100 * pr.NEIGHBOURHOOD_REL:g} % of the total decrease, "
         f"comparable losses {100 * pr.COMPARABLE_REL:g} %, PSNR margin {pr.PSNR_MARGIN_DB} dB, comparable PSNR "
         f"{pr.COMPARABLE_DB} dB.",
         "",

@@ -80,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if not args.skip_verify:
         log.info("== 3/3 quick verification of the paper's claims ==")
         try:
-            from .verify import quick_verification
+            from ..engine.verify import quick_verification
         except ImportError:  # pragma: no cover - the verification module ships with the package
             log.warning("verification machinery not available; skipping")
         else:

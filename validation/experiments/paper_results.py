@@ -1,12 +1,12 @@
 r"""Stored results of the paper's figures: readers, and verdicts computed from the stored numbers.
 
-A results directory (written by :mod:`validation.figures`, read by the scripts in ``paper_figures/``)::
+A results directory (written by :mod:`validation.experiments.figures`, read by the scripts in ``paper_figures/``)::
 
     experiments.json          the scale and every experiment: name, label, figures, role, TrainConfig
     runs/<name>/              one training run directory per experiment (bilevel.rundir)
     artifacts/fig3.json/.npz  Fig. 3: a training image denoised at the computation milestones
     artifacts/fig5.json/.npz  Fig. 5: a test image deblurred by the learned regularizers
-    bound/bound.json, ...     the FoE bound check (validation.foe_bound)
+    bound/bound.json, ...     the FoE bound check (validation.experiments.foe_bound)
     figures/*.png, figures.md
 
 Nothing here trains or solves anything: every function only reads files. The verdicts compare the

@@ -1,6 +1,6 @@
 r"""Exact expected-smoothness (ABC) and biased-ABC constants of quadratic problems.
 
-For the quadratic finite sums of :mod:`validation.exact` every quantity in Lemma 1, Proposition 1
+For the quadratic finite sums of :mod:`validation.engine.exact` every quantity in Lemma 1, Proposition 1
 and [5, Assumption 9] is a quadratic function of :math:`\theta`; with :math:`y = (\theta, 1)` each is
 :math:`y^\top W y` for a symmetric :math:`(d+1)\times(d+1)` matrix :math:`W` (:class:`QuadraticForms`).
 An inequality :math:`y^\top W_1 y \le y^\top W_2 y` for *every* :math:`\theta` is then exactly

@@ -60,7 +60,7 @@ class Recheck:
 
 
 def witness_json(trial: Trial, *, seed: int | None = None, description: str = "") -> dict[str, Any]:
-    """The JSON form of a violating :class:`~validation.cases.Trial`."""
+    """The JSON form of a violating :class:`~validation.engine.cases.Trial`."""
     claim = CLAIMS[trial.claim_id]
     return {
         "format": WITNESS_FORMAT,

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def benchmarks_dir() -> Path:
     """``benchmarks/`` of the source tree (next to the ``validation`` package)."""
-    return Path(__file__).resolve().parents[1] / "benchmarks"
+    return Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def available_benchmarks(folder: Path | None = None) -> dict[str, tuple[Path, str]]:

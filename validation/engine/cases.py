@@ -1,6 +1,6 @@
 r"""Search cases: one point of a claim's parameter space, turned into the claim's instance and checked.
 
-A *case* is a small frozen dataclass (JSON round trip) holding a :class:`~validation.problems.Scenario`
+A *case* is a small frozen dataclass (JSON round trip) holding a :class:`~validation.engine.problems.Scenario`
 and the claim's free parameters; :func:`evaluate` builds the instance the claim takes
 (:mod:`theory.instances`) from exact expectations and runs :meth:`theory.claims.Claim.check`,
 returning a :class:`Trial`. Every case respects its claim's hypotheses *by construction* (step-size
@@ -832,7 +832,7 @@ def _remark2_instance(case: Remark2Case) -> tuple[RunInstance, str]:
 
 @dataclass(frozen=True)
 class ErrorBoundPoint:
-    """A point of [9]'s a-posteriori bound (:class:`~validation.bilevel_quadratic.ErrorBoundCase`)."""
+    """A point of [9]'s a-posteriori bound (:class:`~validation.engine.bilevel_quadratic.ErrorBoundCase`)."""
 
     case: ErrorBoundCase
 

@@ -1,0 +1,1 @@
+"""The torch-free verification engine: claims against exact numbers (see :mod:`validation`)."""
