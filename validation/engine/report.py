@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bilevel.plots import pyplot, save_figure
+from .plots import pyplot, save_figure
 from theory.claims import CLAIMS
 
 from . import cases as cs

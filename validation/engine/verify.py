@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from theory.claims import CLAIMS
 
+from .io import create_run_directory, write_json_atomic, write_text_atomic
 from .report import FigureSpec, claim_figure, overview_figure, render_markdown
 from .search import VIOLATED, ClaimResult, search_claim, select_claims
 from .witness import recheck_file, save_witness, witness_json
@@ -108,8 +109,6 @@ def verify(
     config: dict[str, Any] | None = None,
 ) -> VerifySummary:
     """Search ``claim_ids`` and write report, results, witnesses and figures under ``out`` (a folder)."""
-    from bilevel.io import write_json_atomic, write_text_atomic
-
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +162,7 @@ def quick_verification(run_dir: Any, time_limit: float = 45.0, *, subdir: str = 
                        budget: int = QUICK_BUDGET, seed: int = 0, progress: bool = False) -> VerifySummary:
     """A quick verification of every claim into ``run_dir/subdir`` (report.md, figures, witnesses).
 
-    ``run_dir`` is a :class:`bilevel.rundir.RunDirectory` (or a path). Returns a
+    ``run_dir`` is a run directory object with a ``path`` attribute (or a path). Returns a
     :class:`VerifySummary` whose ``markdown`` is a section (``##`` headings) with links relative to
     ``run_dir``, ready to paste into that job's ``report.md``.
     """
@@ -219,12 +218,10 @@ def run_verify(args: argparse.Namespace) -> int:
         raise ValueError(f"--time-limit must be positive (seconds); got {limit}")
     claim_ids = select_claims(args.claims)
     out = Path(args.out) if args.out else Path("runs") / f"verify-{time.strftime('%Y%m%d-%H%M%S')}"
-    from bilevel.rundir import RunDirectory
-
     config = {"job": "verify", "claims": claim_ids, "budget": budget, "time_limit": limit, "seed": args.seed, "quick": bool(args.quick)}
-    run_dir = RunDirectory.create(out, config, seed=args.seed, exist_ok=False)
+    run_path = create_run_directory(out, config, seed=args.seed)
     progress = bool(getattr(args, "progress", True)) and sys.stderr.isatty()
-    summary = verify(run_dir.path, claim_ids, budget=budget, time_limit=limit, seed=args.seed, progress=progress,
+    summary = verify(run_path, claim_ids, budget=budget, time_limit=limit, seed=args.seed, progress=progress,
                      config={"quick": bool(args.quick)})
     for cid, status, ratio, wit in summary.status_table():
         logger.info("%-40s %-15s %-10s %s", cid, status, ratio, wit)

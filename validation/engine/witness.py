@@ -28,6 +28,7 @@ from theory.claims import CLAIMS
 from theory.instances import RunInstance
 
 from . import rational as rq
+from .io import write_json_atomic
 from .cases import SkipCase, Trial, case_from_json, evaluate
 
 logger = logging.getLogger(__name__)
@@ -109,8 +110,6 @@ def instance_witness_json(claim_id: str, instance: RunInstance, *, description: 
 
 def save_witness(path: str | Path, obj: dict[str, Any]) -> Path:
     """Write a witness atomically (temporary file in the same folder, then rename)."""
-    from bilevel.io import write_json_atomic
-
     return write_json_atomic(path, obj)
 
 
