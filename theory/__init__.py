@@ -1,4 +1,4 @@
-r"""Theory of *Bilevel Learning with Inexact Stochastic Gradients* as code: constants, bounds, claims, proofs.
+r"""Theory of *Bilevel Learning with Inexact Stochastic Gradients* as code: constants, bounds, instances, proof machinery.
 
 Pure mathematics (sympy, numpy, scipy); depends on no other package of this project.
 
@@ -9,9 +9,11 @@ bounds      Theorem 1 (as printed and by the source route), Corollary 1, Khaled 
             Demidovich et al. Theorem 3, Ehrhardt & Roberts.
 optimize    zeta and eta minimizing each bound.
 sampling    sampling laws with exact second moments; Khaled & Richtarik Propositions 2 and 3.
-instances   problem instances (finite laws, finite sums, runs) on which claims are evaluated.
-claims      registry of every claim as printed, with hypotheses, sides and sympy forms.
-proofs      sympy proofs and disproofs of the algebraic steps.
+instances   problem instances (finite laws, finite sums, runs): exact observables of one point or run.
+proofs      proof machinery (statuses computed from sympy steps, gap certificates) and elementary facts.
+
+The claims of the paper and of its sources (statements built from these constants, readings, case
+families, derived proofs) live in :mod:`validation.engine.claims`, one unit per claim.
 abc         empirical ABC and (b, c) constants by linear programming, with confidence bounds.
 """
 
@@ -45,7 +47,6 @@ from .bounds import (
     theorem1_rhs_source_expr,
     theorem1_step_bound,
 )
-from .claims import CLAIMS, Claim, ClaimCheck, Hypothesis, get_claim, list_claims
 from .constants import (
     CONSTANTS,
     SYMBOLS,
@@ -74,7 +75,7 @@ from .optimize import (
     optimal_source_parameters,
     optimal_theorem1_parameters,
 )
-from .proofs import Counterexample, ProofResult, ProofStep, prove_all, theorem1_counterexample
+from .proofs import FROM_PREMISES, NOT_PROVEN, PROVEN, Proof, Step, Term, certificate, prove_all
 from .sampling import (
     ABCConstants,
     FiniteLaw,
@@ -150,19 +151,15 @@ __all__ = [
     "FiniteSumInstance",
     "RunInstance",
     "HypergradientErrorInstance",
-    # claims
-    "Hypothesis",
-    "Claim",
-    "ClaimCheck",
-    "CLAIMS",
-    "get_claim",
-    "list_claims",
     # proofs
-    "ProofStep",
-    "ProofResult",
-    "Counterexample",
+    "PROVEN",
+    "FROM_PREMISES",
+    "NOT_PROVEN",
+    "Proof",
+    "Step",
+    "Term",
+    "certificate",
     "prove_all",
-    "theorem1_counterexample",
     # abc
     "ABCEstimate",
     "BiasEstimate",

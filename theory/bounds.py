@@ -23,7 +23,8 @@ Summary (paper = Bilevel Learning with Inexact Stochastic Gradients):
       \frac{2(1 + L\tilde A\alpha^2)^T}{b\,\alpha T}\delta_0 + \frac{L\tilde C\alpha}{b} + \frac{c}{b}.
 
   The two agree term by term except the first: the printed theorem has :math:`1 + L\tilde A\alpha^2`
-  where the source has :math:`(1 + L\tilde A\alpha^2)^T` (see :mod:`theory.proofs`).
+  where the source has :math:`(1 + L\tilde A\alpha^2)^T` (the claim ``paper.theorem1`` of
+  :mod:`validation.engine.claims` checks both readings).
 
 * Corollary 1: :math:`T(\epsilon^2)`, :math:`\alpha` and the bound :math:`3\zeta\epsilon^2/(2b(\zeta))`.
 * Khaled & Richtarik (2020), nonconvex theorem and corollary; Demidovich et al. (2023), Theorem 3;
@@ -178,7 +179,7 @@ def theorem1_rhs(
     ``enforce_step=False``). ``eps2`` is :math:`\mathbb E[\epsilon_T^2]` as printed.
 
     This is *not* what the source theorem gives (see :func:`theorem1_rhs_source`); Theorem 1 as
-    printed is false in general, see :func:`theory.proofs.theorem1_counterexample`.
+    printed is false in general (``isgd verify`` finds exact witnesses).
     """
     _theorem1_checks(dict(A=A, B=B, C=C, L=L, delta0=delta0, eps2=eps2, zeta=zeta, eta=eta, alpha=alpha, T=T))
     mode, (A, B, C, L, delta0, eps2, zeta, eta, alpha, T) = _arith.coerce(

@@ -1,4 +1,4 @@
-r"""Problem instances on which the claims of :mod:`theory.claims` are evaluated.
+r"""Problem instances: exact observables of one point or one run (the claims of :mod:`validation.engine.claims` read them).
 
 Every instance is a frozen dataclass whose array fields may carry leading batch dimensions
 (``...``); every derived quantity is computed exactly (``Fraction``; sympy where a square root is

@@ -1,7 +1,8 @@
 """Claims versus numbers, in two wings.
 
-``validation.engine`` (torch-free; depends on :mod:`theory` only): exact expectations, case families,
-counterexample search, witnesses, reports and the ``isgd verify`` command.
+``validation.engine`` (torch-free; depends on :mod:`theory` only): one unit per claim (statement,
+readings, case family, derived proof), exact expectations, counterexample search with mechanisms and
+severities, witnesses, reports and the ``isgd verify`` command.
 
 ``validation.experiments`` (depends on :mod:`bilevel`): the bound check on real FoE runs, the paper's
 figures, the main job (``isgd demo``) and ``isgd bench``.
@@ -11,63 +12,69 @@ this package imports the engine only.
 
 Engine modules
 --------------
-exact              exact first and second moments of ISGD on quadratic finite sums (any finite sampling law;
-                   zero, constant, affine or scheduled errors), rational or float64 for horizons up to 10^7.
-bilevel_quadratic  quadratic bilevel problems with K-step lower-level solvers (affine inexact hypergradients)
-                   and instances of Ehrhardt & Roberts' a-posteriori bound.
+statement          what a claim is: sympy statements, hypotheses, boundaries, corrections, readings; evaluation.
+claims/            the claim units, one module per part of the paper and per cited source; the registry.
+families           case families (point, run, prescribed horizon, limit T -> oo, a-posteriori bound) with regimes.
+exact              exact first and second moments of ISGD on quadratic finite sums (rational or float64, T up to 10^7).
+stationary         limits T -> oo: exact stationary moments with a certified tail.
+bilevel_quadratic  quadratic bilevel problems with K-step lower-level solvers and [9]'s bound instances.
 quadratic_abc      exact ABC / biased-ABC constants of quadratic problems (PSD tests in rationals).
 problems           problem families, sampling laws, error models, scenarios (JSON round trip).
-cases              one point of a claim's parameter space -> the claim's instance -> a Trial.
-search             per-claim counterexample search (grids, hypothesis, climbing; exact confirmation).
-witness            witnesses saved as JSON and re-checked from scratch.
+search             per-claim search over every reading: regimes, random cases, climbing, mechanisms, severities.
+witness            witness files (documented schema) re-checked from scratch.
 report, verify     report.md, figures, results.json; the ``isgd verify`` command and quick_verification().
 """
 
-
 from .engine.bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
-from .engine.cases import CorollaryCase, ErrorBoundPoint, PointCase, Remark2Case, RunCase, SkipCase, Trial, evaluate
+from .engine.claims import CLAIMS, get_claim, register, select_claims
 from .engine.exact import AffineBias, MomentEngine, MomentSummary, QuadraticFiniteSum, Schedule
 from .engine.problems import LawSpec, Scenario, make_scenario, theorem1_witness_scenario
 from .engine.quadratic_abc import abc_valid, lemma1_constants, minimal_C, minimal_c, quadratic_forms
-from .engine.search import ClaimResult, search_claim, search_claims, select_claims
+from .engine.search import ClaimResult, ReadingResult, Trial, evaluate_case, search_claim, search_claims
+from .engine.statement import Claim, Correction, Hypothesis, Reading, Statement, evaluate
 from .engine.verify import VerifySummary, quick_verification
-from .engine.witness import Recheck, load_witness, recheck, recheck_file, save_witness
+from .engine.witness import Recheck, load_witness, recheck, recheck_file, save_witness, witness_json
 
 __all__ = [
-    "AffineBias",
+    "CLAIMS",
+    "Claim",
     "ClaimResult",
-    "CorollaryCase",
-    "ErrorBoundCase",
-    "ErrorBoundPoint",
-    "LawSpec",
-    "LowerSolver",
-    "MomentEngine",
-    "MomentSummary",
-    "PointCase",
-    "QuadraticBilevel",
-    "QuadraticFiniteSum",
+    "Correction",
+    "Hypothesis",
+    "Reading",
+    "ReadingResult",
     "Recheck",
-    "Remark2Case",
-    "RunCase",
-    "Scenario",
-    "Schedule",
-    "SkipCase",
+    "Statement",
     "Trial",
     "VerifySummary",
-    "abc_valid",
     "evaluate",
-    "lemma1_constants",
+    "evaluate_case",
+    "get_claim",
     "load_witness",
-    "make_scenario",
-    "minimal_C",
-    "minimal_c",
-    "quadratic_forms",
     "quick_verification",
     "recheck",
     "recheck_file",
+    "register",
     "save_witness",
     "search_claim",
     "search_claims",
     "select_claims",
+    "witness_json",
+    "AffineBias",
+    "ErrorBoundCase",
+    "LawSpec",
+    "LowerSolver",
+    "MomentEngine",
+    "MomentSummary",
+    "QuadraticBilevel",
+    "QuadraticFiniteSum",
+    "Scenario",
+    "Schedule",
+    "abc_valid",
+    "lemma1_constants",
+    "make_scenario",
+    "minimal_C",
+    "minimal_c",
+    "quadratic_forms",
     "theorem1_witness_scenario",
 ]

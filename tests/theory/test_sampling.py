@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import theory as th
-from theory.claims import get_claim
 
 Q = [Fraction(1, 10), Fraction(2, 10), Fraction(3, 10), Fraction(4, 10)]
 P = [Fraction(1, 3), Fraction(1, 2), Fraction(9, 10), Fraction(1)]
@@ -101,12 +100,11 @@ def test_khaled_richtarik_constants_on_random_quadratic_sums(law: th.SamplingLaw
         theta = [Fraction(int(rng.integers(-6, 7)), int(rng.integers(1, 4))) for _ in range(2)]
         inst = _quadratic_sum(rng, 4, 2, law, np.array(theta, dtype=object))
         assert inst.exact
-        for cid in ("paper.lemma1", "kr.prop2", "kr.prop3"):
-            if cid == "kr.prop3" and isinstance(law, th.SingleImportance):
-                continue  # the importance row needs q proportional to L
-            res = get_claim(cid).check(inst)
-            assert res.applicable is True, (cid, res.hypotheses)
-            assert res.holds is True, (cid, res.lhs, res.rhs)
+        rows = [law.prop2_constants(inst.smoothness, inst.delta_inf)]
+        if not isinstance(law, th.SingleImportance):  # the importance row needs q proportional to L
+            rows.append(law.prop3_constants(inst.smoothness, inst.delta_inf))
+        for row in rows:  # [18, Propositions 2 and 3]: expected smoothness at this point, exactly
+            assert inst.second_moment <= 2 * row.A * inst.f_gap + row.B * inst.grad_sq + row.C, (law, row)
         A, B, C = law.derived_constants(inst.smoothness, inst.delta_inf)
         assert inst.second_moment <= 2 * A * inst.f_gap + B * inst.grad_sq + C
         # E||grad f_v||^2 = (1/m^2) sum_i d_i ||g_i||^2 + beta ||grad f||^2, exactly
@@ -167,13 +165,14 @@ def test_remark1_on_inexact_finite_sum() -> None:
             component_inf=base.component_inf, smoothness=base.smoothness, f_inf=base.f_inf, law=law,
             component_errors=errs, eta=Fraction(1, 3),
         )
-        for cid in ("paper.remark1.prop2", "paper.remark1.prop3"):
-            res = get_claim(cid).check(inst)
-            assert res.applicable is True and res.holds is True, (cid, law)
-        oracle = inst.to_oracle(eta=Fraction(1, 3), zeta=Fraction(2))
+        eta = Fraction(1, 3)
+        for row in (law.prop2_constants(inst.smoothness, inst.delta_inf), law.prop3_constants(inst.smoothness, inst.delta_inf)):
+            rhs = 2 * th.A_tilde(eta, row.A) * inst.f_gap + th.B_tilde(eta, row.B) * inst.grad_sq + th.C_tilde(eta, row.C, inst.eps2)
+            assert inst.second_moment_z <= rhs, (law, row)  # Remark 1 with the row's constants
+        oracle = inst.to_oracle(eta=eta, zeta=Fraction(2))
         assert oracle.second_moment_z == inst.second_moment_z
         assert oracle.eps2 == inst.eps2
-        assert get_claim("paper.prop1.eq8").check(oracle).holds is True
+        assert oracle.inner_z >= th.b(Fraction(2)) * oracle.grad_sq - th.c(Fraction(2), oracle.eps2)  # Proposition 1 (8)
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,15 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from theory.claims import CLAIMS
 from theory.sampling import SingleUniform
 from validation.engine import rational as rq
 from validation.engine.bilevel_quadratic import ErrorBoundCase, LowerSolver, QuadraticBilevel
+from validation.engine.claims import get_claim
 from validation.engine.exact import MomentEngine
+from validation.engine.families import ErrorCase
 from validation.engine.problems import RandomPicker, make_bilevel
+from validation.engine.search import evaluate_case
+from validation.engine.statement import PRINTED
 
 F = Fraction
 
@@ -108,16 +111,16 @@ def test_error_bound_cases_satisfy_ehrhardt_roberts_exactly() -> None:
     H0 = R.dot(np.diag(np.array([F(2), F(1)], dtype=object))).dot(R.T)
     K = R.dot(np.diag(np.array([F(1, 2), F(-1, 2)], dtype=object))).dot(R.T)
     vec = lambda *v: np.array([F(x) for x in v], dtype=object)  # noqa: E731
-    claim = CLAIMS["ehrhardt_roberts.a_posteriori"]
+    claim = get_claim("ehrhardt_roberts.a_posteriori")
     prev = None
     for it in (1, 4, 12):
-        case = ErrorBoundCase(H0, K, vec(1, -1), vec(F(1, 2), 1), vec(0, 2), F(1, 4), it, it)
-        chk = claim.check(case.instance(exact=True))
-        assert chk.applicable is True and chk.holds is True
+        case = ErrorCase(ErrorBoundCase(H0, K, vec(1, -1), vec(F(1, 2), 1), vec(0, 2), F(1, 4), it, it))
+        chk = evaluate_case(claim, claim.readings(), case, exact=True)[PRINTED]
+        assert chk.applicable is True and chk.holds is True and chk.exact
         if prev is not None:
             assert float(chk.rhs) < prev
         prev = float(chk.rhs)
-    assert claim.check(case.instance(exact=False)).holds is True
+    assert evaluate_case(claim, claim.readings(), case, exact=False)[PRINTED].holds is True
 
 
 def test_bad_bilevel_input() -> None:

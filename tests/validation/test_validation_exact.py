@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from validation_testkit import brute_force, exact_engines, monte_carlo, two_point_problem
 
-from theory.proofs import _witness_moments
 from theory.sampling import FiniteLaw, Independent, SingleUniform, TauNice
 from validation.engine import rational as rq
 from validation.engine.exact import AffineBias, MomentEngine, QuadraticFiniteSum, Schedule
@@ -80,9 +79,9 @@ def test_float_scan_equals_exact_rationals(schedule: Schedule, T: int) -> None:
 
 
 def test_theorem1_witness_moments_match_theory() -> None:
-    """The scenario of theory.proofs: E||grad f(theta_t)||^2 = (5/2)^t exactly at alpha = 3/2."""
+    """Theorem 1's exponent witness: f_1 = theta^2, f_2 = 0, E||grad f(theta_t)||^2 = (5/2)^t exactly at alpha = 3/2."""
     eng = MomentEngine(two_point_problem(), SingleUniform(2), AffineBias.zero(1), Fraction(3, 2), [1])
-    assert list(eng.run(14).grad_sq) == _witness_moments(14)
+    assert list(eng.run(14).grad_sq) == [Fraction(5, 2) ** t for t in range(14)]
 
 
 def test_horizon_ten_million_in_well_under_a_second() -> None:

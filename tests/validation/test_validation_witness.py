@@ -1,46 +1,57 @@
-"""Saved witnesses stay violations when rebuilt from scratch; tampered or broken files are caught."""
+"""Witness files: written from a search, rebuilt from scratch, tampering and malformed files caught."""
 
 from __future__ import annotations
 
 import json
-import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from validation_testkit import DATA
+import sympy as sp
 
-from theory.proofs import theorem1_counterexample
-from validation.engine.witness import instance_witness_json, load_witness, recheck, recheck_file, save_witness
-
-COMMITTED = sorted(DATA.glob("*.json"))
-
-
-def test_committed_witnesses_exist() -> None:
-    names = {p.name for p in COMMITTED}
-    assert {"theorem1_exact.json", "theorem1_theory_instance.json", "corollary1_float64.json", "remark2_exact.json"} <= names
+from validation.engine.claims import get_claim
+from validation.engine.families import RunCase
+from validation.engine.problems import theorem1_witness_scenario
+from validation.engine.search import evaluate_case
+from validation.engine.statement import PRINTED
+from validation.engine.witness import WITNESS_FORMAT, load_witness, recheck, recheck_file, save_witness, witness_json
 
 
-@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
-def test_saved_witnesses_stay_violations(path: Path) -> None:
-    stored = json.loads(path.read_text())
-    result = recheck_file(path)
-    assert result.violated, result.message
-    assert result.matches, "the recomputed sides differ from the stored ones"
-    assert result.arithmetic == stored["arithmetic"]
+def _theorem1_witness(tmp_path: Path, T: int = 14) -> Path:
+    claim = get_claim("paper.theorem1")
+    case = RunCase(theorem1_witness_scenario(), T=T, step=Fraction(1), zeta=Fraction(1), eta=Fraction(1), source="prop3")
+    t = evaluate_case(claim, claim.readings(), case, exact=True)[PRINTED]
+    return save_witness(tmp_path / "w.json", witness_json(t, seed=0))
 
 
-def test_tampered_witness_is_not_a_violation(tmp_path: Path) -> None:
-    """Theorem 1's witness with a horizon too short for the 1/T decay to beat the observed minimum."""
-    obj = load_witness(DATA / "theorem1_exact.json")
-    obj["case"]["T"] = 2
-    assert recheck(obj).violated is False
-
-
-def test_theory_counterexample_round_trip(tmp_path: Path) -> None:
-    ce = theorem1_counterexample(20)
-    path = save_witness(tmp_path / "w.json", instance_witness_json("paper.theorem1", ce.instance, description=ce.description))
+def test_witness_schema_and_round_trip(tmp_path: Path) -> None:
+    path = _theorem1_witness(tmp_path)
+    obj = json.loads(path.read_text())
+    assert obj["format"] == WITNESS_FORMAT and obj["verdict"] == "violated" and obj["arithmetic"] == "exact"
+    assert obj["claim"]["id"] == "paper.theorem1" and obj["reading"]["key"] == PRINTED
+    assert obj["sides"]["lhs"] == "1" and obj["sides"]["rhs"] == "5/7"
+    assert obj["mechanism"]["repaired_by"] == ["source exponent"]
+    assert obj["case"]["family"] == "run" and obj["case"]["T"] == 14
     res = recheck_file(path)
-    assert res.violated and res.arithmetic == "exact" and res.matches
+    assert res.still and res.matches and res.arithmetic == "exact"
+
+
+def test_standalone_recheck_from_the_documented_fields(tmp_path: Path) -> None:
+    """The README's short check: substitute ``values`` into ``relation`` with sympy, nothing else."""
+    obj = json.loads(_theorem1_witness(tmp_path).read_text())
+    rel = obj["reading"]["relation"]
+    names = {k: sp.Symbol(k) for k in obj["values"]}
+    lhs = sp.sympify(rel["lhs"], locals=names).subs({names[k]: sp.Rational(v) for k, v in obj["values"].items()})
+    rhs = sp.sympify(rel["rhs"], locals=names).subs({names[k]: sp.Rational(v) for k, v in obj["values"].items()})
+    assert rel["op"] == "<=" and lhs == 1 and rhs == sp.Rational(5, 7) and not bool(lhs <= rhs)
+
+
+def test_tampered_witness_is_no_longer_violated(tmp_path: Path) -> None:
+    """A horizon too short for the 1/T decay to beat the observed minimum."""
+    obj = load_witness(_theorem1_witness(tmp_path))
+    obj["case"]["T"] = 2
+    res = recheck(obj)
+    assert res.still is False and "NO LONGER violated" in res.message
 
 
 def test_bad_witness_files(tmp_path: Path) -> None:
@@ -53,16 +64,12 @@ def test_bad_witness_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"hello": 1}))
     with pytest.raises(ValueError, match="not a witness file"):
         load_witness(bad)
-    obj = json.loads((DATA / "theorem1_exact.json").read_text())
-    obj["claim_id"] = "paper.lemma9"
-    bad.write_text(json.dumps(obj))
-    with pytest.raises(ValueError, match="unknown claim"):
-        load_witness(bad)
-    obj = json.loads((DATA / "theorem1_exact.json").read_text())
-    obj["case"]["type"] = "mystery"
-    bad.write_text(json.dumps(obj))
-    with pytest.raises(ValueError, match="case"):
+    obj = json.loads(_theorem1_witness(tmp_path).read_text())
+    for key, value, message in (("claim", {"id": "paper.lemma9"}, "unknown claim"), ("reading", {"key": "mystery"}, "no reading"),
+                                ("verdict", "maybe", "verdict")):
+        bad.write_text(json.dumps({**obj, key: value}))
+        with pytest.raises(ValueError, match=message):
+            load_witness(bad)
+    bad.write_text(json.dumps({**obj, "case": {**obj["case"], "scenario": {"problem": {}}}}))
+    with pytest.raises(ValueError, match="cannot be rebuilt"):
         recheck_file(bad)
-    copy = tmp_path / "copy.json"
-    shutil.copy(DATA / "remark2_exact.json", copy)
-    assert recheck_file(copy).violated

@@ -103,7 +103,7 @@ def exact_engines(draw, max_m: int = 3, max_d: int = 2, max_support: int = 9):
 
 
 def two_point_problem() -> QuadraticFiniteSum:
-    """f_1 = theta^2, f_2 = 0 (the scenario of theory.proofs.theorem1_counterexample)."""
+    """f_1 = theta^2, f_2 = 0 (Theorem 1's exponent witness)."""
     return QuadraticFiniteSum([[[2]], [[0]]], [[0], [0]], [0, 0])
 
 

@@ -196,16 +196,23 @@ class QuadraticFiniteSum:
         """:math:`f(\\theta)`."""
         return self.component_values(theta).sum() / self.m
 
+    def _memo(self, name: str, compute: Any) -> Any:
+        """A derived quantity computed once per problem (the problem is immutable)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if name not in cache:
+            cache[name] = compute()
+        return cache[name]
+
     def smoothness(self) -> np.ndarray:
         r""":math:`L_i = \lambda_{\max}(Q_i)` (exact when rational, else a certified rational upper bound), (m,)."""
         if self.exact:
-            return np.array([rq.lambda_max_upper(self.Q[i]) for i in range(self.m)], dtype=object)
+            return self._memo("L_i", lambda: np.array([rq.lambda_max_upper(self.Q[i]) for i in range(self.m)], dtype=object)).copy()
         return np.array([float(np.max(np.linalg.eigvalsh(self.Q[i]))) for i in range(self.m)])
 
     def lipschitz(self) -> Any:
         r""":math:`L_{\nabla f} = \lambda_{\max}(\bar Q)` (exact when rational, else a certified rational upper bound)."""
         if self.exact:
-            return rq.lambda_max_upper(self.Q_mean)
+            return self._memo("L", lambda: rq.lambda_max_upper(self.Q_mean))
         return float(np.max(np.linalg.eigvalsh(self.Q_mean)))
 
     def _inf_of(self, Q: np.ndarray, b: np.ndarray, c: Any, what: str) -> Any:

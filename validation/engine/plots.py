@@ -21,9 +21,12 @@ _MAX_THINNING = 6
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend (files only, no display)."""
+    import logging
+
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # font-fallback notices are not results
     import matplotlib.pyplot as plt
 
     return plt

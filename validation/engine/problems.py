@@ -426,11 +426,11 @@ def make_scenario(
 
 
 def theorem1_witness_scenario() -> Scenario:
-    r"""The scenario of :func:`theory.proofs.theorem1_counterexample`: :math:`f_1 = \theta^2`, :math:`f_2 = 0`, single uniform, exact gradients, :math:`\theta_0 = 1`."""
+    r"""Theorem 1's exponent witness: :math:`f_1 = \theta^2`, :math:`f_2 = 0`, single uniform, exact gradients, :math:`\theta_0 = 1`."""
     problem = QuadraticFiniteSum(
         np.array([[[Fraction(2)]], [[Fraction(0)]]], dtype=object),
         np.array([[Fraction(0)], [Fraction(0)]], dtype=object),
         np.array([Fraction(0), Fraction(0)], dtype=object),
     )
     return Scenario(problem, LawSpec("single_uniform", {"m": 2}), AffineBias.zero(1), [Fraction(1)],
-                    {"family": "theorem 1 witness (theory.proofs)", "bias": "zero"})
+                    {"family": "theorem 1 exponent witness", "bias": "zero"})

@@ -1,18 +1,23 @@
-r"""Counterexample search: for every claim, deterministic grids and hypothesis-driven search over cases
-that satisfy the claim's own hypotheses; the claim's status is what the search finds.
+r"""The search: every reading of a claim on cases of its family, with mechanisms and severities.
 
-For a claim, :func:`search_claim`
+For one claim (:func:`search_claim`):
 
-1. walks a deterministic grid (a seeded order of the product of the claim's axes: problem family,
-   sampling law, error model, schedule, step, horizon, :math:`\zeta`, :math:`\eta`, constants), then
-2. runs :func:`hypothesis.find` on a strategy over the same axes, looking for a violation (hypothesis
-   shrinks what it finds towards the simplest case),
-3. confirms violations in exact rational arithmetic where feasible (a float64 violation must also beat
-   its rounding estimate), and keeps the simplest confirmed one as the witness.
+1. **regimes** -- cases are drawn regime by regime, round robin (:attr:`family.regimes`: each regime
+   makes one additive term of a bound dominate), each regime walking the family's axes simplest first;
+2. **climbing** -- from the worst case of each reading that still holds, one axis at a time towards a
+   larger ratio (claimed-smaller side over claimed-larger side);
+3. **random** -- seeded random cases over every axis, until the budget or the time limit ends.
 
-Status (:class:`ClaimResult`): ``"holds"`` (no violation on everything tried; the worst ratio and the
-counts are reported), ``"violated"`` (with a witness), ``"not applicable"`` (no tried case met the
-hypotheses). Nothing about a claim's status is written in advance.
+Every case is evaluated under *every* reading (as printed, each single correction, all corrections).
+A float64 violation is simplified (shorter horizons) and confirmed in exact rational arithmetic where
+feasible. A violation of the printed reading is *explained* by the single corrections under which the
+same case holds (its *mechanism*); the search keeps one witness per mechanism and goes on after the
+first violation until each single correction has a witness that only it repairs, or the budget ends.
+
+Severity of a reading (:data:`FALSE`, :data:`ILL_POSED`, :data:`NOT_APPLICABLE`, :data:`HOLDS`): false as
+stated (a witness), ill-posed at a boundary (a quantity of the statement vanished or diverged on a case
+its hypotheses allow, and no proper violation), not applicable (no case met the hypotheses), holds on
+everything tried. Nothing about a status is written in advance.
 """
 
 from __future__ import annotations
@@ -20,574 +25,436 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import random
 import time
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+import sympy as sp
 
-from theory.claims import CLAIMS
-
-from .bilevel_quadratic import ErrorBoundCase
-from .cases import (
-    CLAIM_CASE_TYPE,
-    CorollaryCase,
-    ErrorBoundPoint,
-    PointCase,
-    Remark2Case,
-    RunCase,
-    SkipCase,
-    Trial,
-    evaluate,
-)
-from .problems import (
-    BIAS_KINDS,
-    LAW_KINDS,
-    DrawPicker,
-    Picker,
-    RandomPicker,
-    make_scenario,
-    make_schedule,
-)
+from . import rational as rq
+from .claims import get_claim, select_claims
+from .families import SkipCase
+from .problems import RandomPicker
+from .statement import PRINTED, Claim, Reading, Verdict, evaluate
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "Trial",
+    "ReadingResult",
     "ClaimResult",
     "search_claim",
     "search_claims",
     "select_claims",
-    "searchable_claims",
-    "make_case",
-    "HOLDS",
-    "VIOLATED",
+    "evaluate_case",
+    "FALSE",
+    "ILL_POSED",
     "NOT_APPLICABLE",
-    "NO_SEARCH",
+    "HOLDS",
+    "SEVERITIES",
 ]
 
-HOLDS = "holds"
-VIOLATED = "violated"
+FALSE = "false as stated"
+ILL_POSED = "ill-posed at a boundary"
 NOT_APPLICABLE = "not applicable"
-NO_SEARCH = "no search"
-
-ZETAS = (Fraction(1), Fraction(51, 100), Fraction(3, 4), Fraction(2), Fraction(10), Fraction(1, 2), Fraction(1, 10))
-"""Values of :math:`\\zeta` tried (run claims keep those their hypotheses allow, e.g. :math:`\\zeta > 1/2`)."""
-
-ETAS = (Fraction(1), Fraction(1, 10), Fraction(1, 2), Fraction(2), Fraction(10))
-"""Values of :math:`\\eta` tried."""
-
-STEPS = (Fraction(1), Fraction(1, 2), Fraction(9, 10), Fraction(1, 10), Fraction(3, 2), Fraction(2), Fraction(4))
-"""Step as a fraction of the claim's largest step (values above 1 are used only where the bound is infinite)."""
-
-HORIZONS = (14, 1, 2, 5, 50, 200, 1000, 10_000, 100_000, 1_000_000, 10_000_000)
-"""Horizons :math:`T` tried for run claims."""
-
-SOURCES = ("prop2", "derived", "prop3", "fitted")
-FIT_A = (Fraction(1), Fraction(0), Fraction(2), Fraction(1, 2), Fraction(4), Fraction(10))
-"""Values of :math:`A` for fitted constants (source ``"fitted"``): the smallest valid :math:`B` from
-:data:`FIT_B`, then the smallest valid :math:`C`, are computed exactly."""
-
-FIT_B = (Fraction(0), Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4), Fraction(10), Fraction(100), Fraction(10**4))
-
-B9S = (Fraction(1, 2), Fraction(1, 4), Fraction(3, 4), Fraction(1), Fraction(9, 10))
-"""Values of :math:`b` of [5, Assumption 9] (with the smallest valid :math:`c`)."""
-
-FACTORS = (Fraction(1), Fraction(2), Fraction(10))
-TARGETS = (Fraction(1, 2), Fraction(1, 10), Fraction(1, 100))
-
-SHRINK_HORIZONS = (1, 2, 3, 4, 5, 7, 10, 14, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 3000)
-"""Horizons tried, in order, to simplify a run-claim violation before exact confirmation."""
+HOLDS = "holds on everything tried"
+SEVERITIES = (FALSE, ILL_POSED, NOT_APPLICABLE, HOLDS)
 
 NEAR_TIGHT = 1.0 - 1e-9
-"""Point cases whose float64 ratio reaches this are re-evaluated exactly."""
+"""Cases whose float64 ratio reaches this are re-evaluated exactly (where the family allows)."""
+
+GRID_SHARE, CLIMB_SHARE = 0.6, 0.2
+"""Shares of the budget for the regime grid and for climbing; the rest is random."""
 
 
-# ----------------------------------------------------------------------------------------------
-# case builders: every axis fixed (grid) or picked (random / hypothesis)
-
-
-def _axis(fix: dict[str, Any], name: str, pk: Picker, options: Sequence[Any]) -> Any:
-    return fix[name] if name in fix else pk.pick(options)
-
-
-def _available_source(sc: Any, source: str) -> str:
-    """``source`` if the scenario's law has it ([18, Proposition 3] has rows for five laws only), else ``"derived"``."""
-    if source != "prop3":
-        return source
-    law = sc.sampling_law()
+def _jsonable(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     try:
-        law.prop3_constants(sc.problem.smoothness(), Fraction(0))
-    except ValueError:
-        return "derived"
-    return source
+        return rq.encode(rq.F(x))
+    except (TypeError, ValueError):
+        pass
+    try:
+        import sympy as sp
+
+        if isinstance(x, sp.Basic):
+            return str(x)
+    except ImportError:  # pragma: no cover
+        pass
+    return rq.encode(float(x))
 
 
-def _fit_pair(sc: Any, A: Fraction, inexact: bool) -> tuple[Fraction, Fraction] | None:
-    """Given :math:`A`, the smallest :math:`B` in :data:`FIT_B` for which some :math:`C` makes the ABC inequality hold for all :math:`\theta`."""
-    from .quadratic_abc import minimal_C, quadratic_forms
+def _exact_text(x: Any) -> str | None:
+    try:
+        return rq.fraction_str(rq.F(x))
+    except (TypeError, ValueError):
+        import sympy as sp
 
-    forms = quadratic_forms(sc.problem, sc.sampling_law(), sc.bias)
-    for B in FIT_B:
-        if minimal_C(forms, A, B, inexact=inexact) is not None:
-            return A, B
-    return None
+        return str(x) if isinstance(x, sp.Basic) else None
 
 
-def _fit_b(sc: Any, b: Fraction) -> Fraction | None:
-    """The largest of ``b, b/2, b/4, ...`` (down to :math:`2^{-10}b`) with a finite smallest :math:`c` ([5, Assumption 9])."""
-    from .quadratic_abc import minimal_c, quadratic_forms
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        import sympy as sp
 
-    forms = quadratic_forms(sc.problem, sc.sampling_law(), sc.bias)
-    for k in range(11):
-        if minimal_c(forms, b / 2**k) is not None:
-            return b / 2**k
-    return None
+        try:
+            return float(sp.N(x, 30))
+        except (TypeError, ValueError):
+            return math.nan
 
 
-def _point_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> PointCase:
-    remark1 = claim_id.startswith("paper.remark1")
-    if remark1:
-        bias_kind = _axis(fix, "bias", pk, ("component", "component_affine", "zero", "bilevel"))
-    else:
-        bias_kind = _axis(fix, "bias", pk, BIAS_KINDS + ("bilevel",))
-    problem_kind = "bilevel" if bias_kind == "bilevel" else _axis(fix, "problem", pk, ("commuting", "general", "interpolating", "bilevel"))
-    sc = make_scenario(
-        pk,
-        problem_kind=problem_kind,
-        law_kind=_axis(fix, "law", pk, LAW_KINDS),
-        bias_kind=None if bias_kind == "bilevel" else bias_kind,
+@dataclass(frozen=True)
+class Trial:
+    """One case under one reading: the verdict, both sides, the observable values, the case (JSON)."""
+
+    claim_id: str
+    reading: str
+    case: dict[str, Any]
+    applicable: bool
+    ill_posed: str | None
+    holds: bool | None
+    lhs: float | None
+    rhs: float | None
+    exact: bool
+    ratio: float | None = None
+    margin: float | None = None
+    lhs_exact: str | None = None
+    rhs_exact: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    note: str = ""
+    regime: str = ""
+    repaired_by: tuple[str, ...] = ()
+    still_violated_by: tuple[str, ...] = ()
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def violated(self) -> bool:
+        return bool(self.applicable and self.ill_posed is None and self.holds is False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claim_id": self.claim_id, "reading": self.reading, "applicable": self.applicable, "ill_posed": self.ill_posed,
+            "holds": self.holds, "lhs": _jsonable(self.lhs), "rhs": _jsonable(self.rhs), "exact": self.exact,
+            "ratio": _jsonable(self.ratio), "margin": _jsonable(self.margin), "lhs_exact": self.lhs_exact, "rhs_exact": self.rhs_exact,
+            "values": {k: _jsonable(v) for k, v in self.values.items()}, "failed": list(self.failed), "note": self.note,
+            "regime": self.regime, "repaired_by": list(self.repaired_by), "still_violated_by": list(self.still_violated_by),
+            "evidence": {k: _jsonable(v) for k, v in self.evidence.items()}, "case": self.case,
+        }
+
+
+def _trial(claim: Claim, rd: Reading, case: Any, v: Verdict, values: dict[str, Any], note: str, evidence: dict[str, Any]) -> Trial:
+    return Trial(
+        claim.id, rd.key, case.to_json(), v.applicable, v.ill_posed, v.holds, _f(v.lhs), _f(v.rhs), v.exact, v.ratio, v.margin,
+        _exact_text(v.lhs) if v.exact and v.lhs is not None else None, _exact_text(v.rhs) if v.exact and v.rhs is not None else None,
+        dict(values), v.failed, "; ".join(x for x in (note, v.note) if x), getattr(case, "regime", ""), (), (), dict(evidence),
     )
-    theta = np.array([pk.small() for _ in range(sc.problem.d)], dtype=object)
-    source, A, B = _pick_source(pk, sc, fix)
-    biased = _axis(fix, "biased", pk, ("prop1", "fitted")) if claim_id.startswith("demidovich") else "prop1"
-    b = A9 = B9 = None
-    if biased == "fitted":
-        b = _fit_b(sc, _axis(fix, "b", pk, B9S))
-        fit9 = _fit_pair(sc, _axis(fix, "fitA9", pk, FIT_A), inexact=True)
-        if b is None or fit9 is None:
-            biased = "prop1"
-            b = None
-        else:
-            A9, B9 = fit9
-    return PointCase(sc, theta, _axis(fix, "zeta", pk, ZETAS), _axis(fix, "eta", pk, ETAS), source, biased, b, A9, B9, A, B)
 
 
-def _pick_source(pk: Picker, sc: Any, fix: dict[str, Any]) -> tuple[str, Any, Any]:
-    """Where the ABC constants come from; ``fitted`` (with its ``(A, B)``) falls back to ``derived``
-    when no fit exists for the scenario."""
-    source = _available_source(sc, _axis(fix, "source", pk, SOURCES))
-    if source == "fitted":
-        fit = _fit_pair(sc, _axis(fix, "fitA", pk, FIT_A), inexact=False)
-        if fit is not None:
-            return source, fit[0], fit[1]
-        source = "derived"
-    return source, None, None
-
-
-def _run_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> RunCase:
-    unbiased = claim_id == "kr.theorem"
-    bias_kind = "zero" if unbiased else _axis(fix, "bias", pk, BIAS_KINDS + ("bilevel",))
-    problem_kind = "bilevel" if bias_kind == "bilevel" else _axis(fix, "problem", pk, ("commuting", "general", "interpolating"))
-    sched = make_schedule(pk, _axis(fix, "schedule", pk, ("constant", "step", "geometric", "power")), horizon=fix.get("T"))
-    T = _axis(fix, "T", pk, HORIZONS)
-    if sched.kind == "step":
-        sched = type(sched)("step", sched.sigma, after=sched.after, at=int(T))
-    d = _axis(fix, "d", pk, (1, 2, 3))
-    sc = make_scenario(
-        pk, m=_axis(fix, "m", pk, (2, 1, 3, 4)), d=d, problem_kind=problem_kind,
-        law_kind=_axis(fix, "law", pk, LAW_KINDS),
-        bias_kind=None if bias_kind == "bilevel" else bias_kind, schedule=sched,
-    )
-    step = _axis(fix, "step", pk, STEPS)
-    source, A, B = _pick_source(pk, sc, fix)
-    zeta = eta = b = A9 = B9 = None
-    if claim_id in ("paper.theorem1", "paper.theorem1.from_source"):
-        zeta = _axis(fix, "zeta", pk, tuple(z for z in ZETAS if z > Fraction(1, 2)))
-        eta = _axis(fix, "eta", pk, ETAS)
-    if claim_id == "demidovich.theorem3":
-        b = _fit_b(sc, _axis(fix, "b", pk, B9S))
-        fit9 = _fit_pair(sc, _axis(fix, "fitA9", pk, FIT_A), inexact=True)
-        if b is None or fit9 is None:
-            raise SkipCase("no global Assumption 9 constants for this scenario")
-        A9, B9 = fit9
-    return RunCase(sc, int(T), step, zeta, eta, source, A, B, b, A9, B9)
-
-
-def _corollary_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> CorollaryCase:
-    if claim_id == "kr.corollary":
-        sc = make_scenario(pk, m=_axis(fix, "m", pk, (2, 1, 3)), d=_axis(fix, "d", pk, (1, 2)),
-                           problem_kind=_axis(fix, "problem", pk, ("commuting", "general", "interpolating")),
-                           law_kind=_axis(fix, "law", pk, LAW_KINDS), bias_kind="zero")
-        return CorollaryCase(sc, None, None, _available_source(sc, _axis(fix, "source", pk, ("prop2", "derived", "prop3"))),
-                             _axis(fix, "factor", pk, FACTORS), _axis(fix, "target", pk, TARGETS))
-    sched = make_schedule(pk, _axis(fix, "schedule", pk, ("constant", "step", "geometric", "power")), horizon=1)
-    sc = make_scenario(pk, m=_axis(fix, "m", pk, (2, 1, 3)), d=_axis(fix, "d", pk, (1, 2)),
-                       problem_kind=_axis(fix, "problem", pk, ("commuting", "general", "interpolating")),
-                       law_kind=_axis(fix, "law", pk, LAW_KINDS),
-                       bias_kind=_axis(fix, "bias", pk, ("constant", "component")), schedule=sched,
-                       theta_independent=True, bias_scale=_axis(fix, "scale", pk, (Fraction(1), Fraction(1, 2), Fraction(2))))
-    if _axis(fix, "start", pk, ("near", "far")) == "near":
-        sc = _restart(sc, sc.problem.minimizer() + np.array([pk.small() / 4 for _ in range(sc.problem.d)], dtype=object))
-    return CorollaryCase(sc, _axis(fix, "zeta", pk, tuple(z for z in ZETAS if z > Fraction(1, 2))), _axis(fix, "eta", pk, ETAS),
-                         _available_source(sc, _axis(fix, "source", pk, ("prop2", "derived", "prop3"))), _axis(fix, "factor", pk, FACTORS))
-
-
-def _remark2_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> Remark2Case:
-    sched = make_schedule(pk, _axis(fix, "schedule", pk, ("geometric", "power")), summable=True)
-    sc = make_scenario(pk, m=_axis(fix, "m", pk, (2, 1, 3)), d=_axis(fix, "d", pk, (1, 2)),
-                       problem_kind=_axis(fix, "problem", pk, ("commuting", "general", "interpolating")),
-                       law_kind=_axis(fix, "law", pk, LAW_KINDS),
-                       bias_kind=_axis(fix, "bias", pk, ("constant", "component")), schedule=sched, theta_independent=True)
-    zetas = (Fraction(1), Fraction(1, 2), Fraction(3, 4), Fraction(2))
-    return Remark2Case(sc, _axis(fix, "zeta", pk, zetas), _axis(fix, "eta", pk, ETAS),
-                       _available_source(sc, _axis(fix, "source", pk, ("prop2", "derived", "prop3"))),
-                       _axis(fix, "reading", pk, ("printed", "uniform")))
-
-
-def _error_bound_case(pk: Picker, claim_id: str, fix: dict[str, Any]) -> ErrorBoundPoint:
-    from .problems import _rotation
-
-    n = _axis(fix, "n", pk, (1, 2, 3))
-    R = _rotation(pk, n)
-    d0 = [pk.pick((Fraction(1), Fraction(2), Fraction(4), Fraction(1, 2))) for _ in range(n)]
-    dk = [pk.pick((Fraction(0), Fraction(1, 2), Fraction(-1, 2), Fraction(1))) for _ in range(n)]
-    H0 = R.dot(np.diag(np.array(d0, dtype=object))).dot(R.T)
-    K = R.dot(np.diag(np.array(dk, dtype=object))).dot(R.T)
-    theta = _axis(fix, "theta", pk, (Fraction(0), Fraction(1, 4), Fraction(-1, 4), Fraction(1, 2)))
-    lam = [a + theta * b for a, b in zip(d0, dk)]
-    if min(lam) <= 0:
-        theta = Fraction(0)
-    vec = lambda: np.array([pk.small() for _ in range(n)], dtype=object)  # noqa: E731
-    return ErrorBoundPoint(ErrorBoundCase(H0, K, vec(), vec(), vec(), theta,
-                                          _axis(fix, "K_lower", pk, (0, 1, 2, 5, 20)), _axis(fix, "K_adjoint", pk, (0, 1, 3, 10))))
-
-
-def _restart(sc: Any, theta0: Any) -> Any:
-    """The scenario with another start :math:`\theta_0`."""
-    from .problems import Scenario
-
-    return Scenario(sc.problem, sc.law, sc.bias, theta0, sc.origin)
-
-
-def _rescale_bias(sc: Any, k: Fraction) -> Any:
-    """The scenario with its error multiplied by ``k`` (0 gives exact hypergradients)."""
-    from .exact import AffineBias
-    from .problems import Scenario
-
-    bias = sc.bias
-    nb = AffineBias(bias.mode, bias.r * k, None if bias.P is None else bias.P * k, bias.schedule)
-    origin = dict(sc.origin)
-    origin["bias"] = f"{origin.get('bias', bias.mode)} x {k}"
-    return Scenario(sc.problem, sc.law, nb, sc.theta0, origin)
-
-
-def _others(value: Any, options: Sequence[Any]) -> list[Any]:
-    return [o for o in options if o != value]
-
-
-def neighbours(claim_id: str, case: Any) -> list[Any]:
-    """Cases one move away from ``case`` (used to climb towards a violation from the worst case found)."""
-    from dataclasses import replace
-
-    out: list[Any] = []
-    kind = CLAIM_CASE_TYPE[claim_id]
-    if kind == "remark2":
-        return out
-    if kind == "error_bound":
-        c = case.case
-        for KL in {max(0, c.K_lower - 1), c.K_lower + 1, 2 * c.K_lower + 1}:
-            out.append(ErrorBoundPoint(replace(c, K_lower=KL)))
-        for KA in {max(0, c.K_adjoint - 1), c.K_adjoint + 1}:
-            out.append(ErrorBoundPoint(replace(c, K_adjoint=KA)))
-        return out
-    sc = case.scenario
-    for k in (Fraction(2), Fraction(1, 2), Fraction(4)):
-        out.append(replace(case, scenario=_restart(sc, sc.theta0 * k)))
-    if not sc.bias.is_zero:
-        for k in (Fraction(2), Fraction(1, 2), Fraction(0)):
-            if kind == "corollary" and k == 0:
-                continue
-            out.append(replace(case, scenario=_rescale_bias(sc, k)))
-    if getattr(case, "zeta", None) is not None:
-        opts = ZETAS if kind == "point" else tuple(z for z in ZETAS if z > Fraction(1, 2))
-        out += [replace(case, zeta=z) for z in _others(case.zeta, opts)]
-    if getattr(case, "eta", None) is not None:
-        out += [replace(case, eta=e) for e in _others(case.eta, ETAS)]
-    if kind == "point":
-        out.append(replace(case, theta=case.theta * 2))
-        out.append(replace(case, theta=case.theta / 2))
-    if kind == "run":
-        i = HORIZONS_SORTED.index(case.T) if case.T in HORIZONS_SORTED else None
-        for T in (case.T * 10, case.T * 100, max(1, case.T // 10)):
-            if T <= HORIZONS_SORTED[-1] and (i is None or T != case.T):
-                out.append(case.with_T(T))
-        out += [replace(case, step=st) for st in _others(case.step, STEPS)]
-    if kind == "corollary":
-        out += [replace(case, factor=f) for f in _others(case.factor, FACTORS)]
+def evaluate_case(claim: Claim, readings: Sequence[Reading], case: Any, exact: bool) -> dict[str, Trial]:
+    """Evaluate ``case`` under every reading (raises :class:`~validation.engine.families.SkipCase`)."""
+    with np.errstate(all="ignore"):
+        outs = claim.family.evaluate(case, readings, exact)
+        out = {}
+        for rd in readings:
+            o = outs[rd.key]
+            values = dict(o.values)
+            if o.skip is not None:  # the sides are not decided; a boundary of the statement may still be hit
+                values.update({s.name: math.nan for s in sp.sympify(rd.statement.lhs).free_symbols})
+            try:
+                v = evaluate(rd.statement, values, exact=o.exact and o.skip is None, abs_error=o.abs_error)
+            except ValueError as err:
+                raise SkipCase(f"not evaluable: {err}") from None
+            if o.skip is not None and v.ill_posed is None:
+                v = replace(v, applicable=False, failed=v.failed or (f"not decided: {o.skip}",), holds=None)
+            out[rd.key] = _trial(claim, rd, case, v, values, o.note or (o.skip or ""), o.evidence)
+    singles = [rd.key for rd in readings if len(rd.corrections) == 1]
+    explained = {}
+    for key, t in out.items():
+        if t.violated:
+            rep = tuple(k for k in singles if k != key and out[k].applicable and out[k].holds is True and out[k].ill_posed is None)
+            still = tuple(k for k in singles if k != key and out[k].violated)
+            explained[key] = replace(t, repaired_by=rep, still_violated_by=still)
+    out.update(explained)
     return out
 
 
-HORIZONS_SORTED = tuple(sorted(HORIZONS))
+@dataclass
+class ReadingResult:
+    """What the search found for one reading of a claim."""
 
+    key: str
+    label: str
+    corrections: tuple[str, ...]
+    statement: str
+    latex: str
+    tried: int = 0
+    applicable: int = 0
+    ill_posed_count: int = 0
+    violations: int = 0
+    exact_checked: int = 0
+    worst_ratio: float | None = None
+    worst: Trial | None = None
+    witnesses: dict[str, Trial] = field(default_factory=dict)
+    ill_posed: Trial | None = None
+    failed_hypotheses: dict[str, int] = field(default_factory=dict)
+    severity: str = NOT_APPLICABLE
+    proof: Any = None
 
-_BUILDERS: dict[str, Callable[[Picker, str, dict[str, Any]], Any]] = {
-    "point": _point_case,
-    "run": _run_case,
-    "corollary": _corollary_case,
-    "remark2": _remark2_case,
-    "error_bound": _error_bound_case,
-}
-
-_GRID_AXES: dict[str, dict[str, Sequence[Any]]] = {
-    "point": {"law": LAW_KINDS, "bias": BIAS_KINDS + ("bilevel",), "zeta": ZETAS, "eta": ETAS},
-    "run": {"step": STEPS, "T": HORIZONS, "d": (1, 2, 3)},
-    "corollary": {"schedule": ("constant", "step", "power", "geometric"), "law": LAW_KINDS, "zeta": (Fraction(1), Fraction(3, 4), Fraction(2)),
-                  "factor": FACTORS},
-    "remark2": {"zeta": (Fraction(1, 2), Fraction(1), Fraction(3, 4), Fraction(2)), "reading": ("printed", "uniform"),
-                "source": ("prop2", "derived", "prop3"), "schedule": ("geometric", "power"), "law": LAW_KINDS},
-    "error_bound": {"n": (1, 2, 3), "K_lower": (0, 1, 2, 5, 20), "K_adjoint": (0, 1, 3, 10)},
-}
-"""Axes crossed by each claim's deterministic grid, simplest options first (the other axes of a grid
-point are drawn from a seeded generator); the hypothesis phase draws every axis."""
-
-
-def _grid_axes(claim_id: str) -> dict[str, Sequence[Any]]:
-    kind = CLAIM_CASE_TYPE[claim_id]
-    axes = dict(_GRID_AXES[kind])
-    if claim_id.startswith("paper.remark1"):
-        axes["bias"] = ("component", "component_affine", "zero", "bilevel")
-    if claim_id == "kr.corollary":
-        axes = {"target": TARGETS, "law": LAW_KINDS, "factor": FACTORS}
-    return axes
-
-
-def make_case(claim_id: str, picker: Picker, **fix: Any) -> Any:
-    """A case for ``claim_id`` with the axes in ``fix`` fixed and the others picked."""
-    kind = CLAIM_CASE_TYPE.get(claim_id)
-    if kind is None:
-        raise ValueError(f"no search for claim {claim_id!r}")
-    return _BUILDERS[kind](picker, claim_id, fix)
-
-
-def _grid(claim_id: str, seed: int) -> Iterator[tuple[dict[str, Any], Any]]:
-    """The claim's grid in a seeded order: ``(fixed axes, case)``; the rest of each case is drawn from a seeded generator."""
-    axes = _grid_axes(claim_id)
-    names = list(axes)
-    sizes = [len(axes[n]) for n in names]
-    positions = np.indices(sizes).reshape(len(sizes), -1)
-    # simplest first: by the sum of option positions (every axis lists its simplest option first),
-    # ties in a seeded random order
-    tie = np.random.default_rng(seed).permutation(positions.shape[1])
-    order = np.lexsort((tie, positions.sum(axis=0)))
-    for k, idx in enumerate(order.tolist()):
-        pos = positions[:, idx]
-        fix = {n: axes[n][int(p)] for n, p in zip(names, pos)}
-        pk = RandomPicker(np.random.default_rng([seed, k]))
-        try:
-            yield fix, make_case(claim_id, pk, **fix)
-        except (SkipCase, ValueError) as err:
-            logger.debug("grid point %s of %s not built: %s", fix, claim_id, err)
-            yield fix, None
-
-
-def _strategy(claim_id: str) -> Any:
-    from hypothesis import strategies as st
-
-    @st.composite
-    def cases(draw: Any) -> Any:
-        try:
-            return make_case(claim_id, DrawPicker(draw))
-        except (SkipCase, ValueError):
+    @property
+    def witness(self) -> Trial | None:
+        """The simplest witness of the reading (exact first)."""
+        if not self.witnesses:
             return None
+        return min(self.witnesses.values(), key=_simplicity)
 
-    return cases()
-
-
-# ----------------------------------------------------------------------------------------------
-# results
+    def to_json(self) -> dict[str, Any]:
+        pr = self.proof
+        proof = None
+        if pr is not None:
+            bad = [{"step": s.description, "expression": str(s.expression)} for s in pr.steps if s.verdict is not True]
+            proof = {"status": pr.status, "residual": None if pr.residual is None else str(pr.residual), "unconfirmed": bad,
+                     "cited": [{"name": p.name, "status": p.status} for p in pr.cited()], "assumed": list(pr.all_assumed())}
+        return {
+            "reading": self.key, "label": self.label, "corrections": list(self.corrections), "statement": self.statement,
+            "latex": self.latex, "severity": self.severity, "tried": self.tried, "applicable": self.applicable,
+            "ill_posed_count": self.ill_posed_count, "violations": self.violations, "exact_checked": self.exact_checked,
+            "worst_ratio": _jsonable(self.worst_ratio), "worst": None if self.worst is None else self.worst.to_json(),
+            "witnesses": {k or "-": t.to_json() for k, t in self.witnesses.items()},
+            "ill_posed": None if self.ill_posed is None else self.ill_posed.to_json(),
+            "failed_hypotheses": dict(self.failed_hypotheses), "proof": proof,
+        }
 
 
 @dataclass
 class ClaimResult:
-    """What the search found for one claim.
-
-    Attributes
-    ----------
-    claim_id, source, statement : str
-    as_printed : bool
-        The paper's (or source's) own statement, or a derived reading.
-    status : str
-        ``"holds"``, ``"violated"``, ``"not applicable"`` or ``"no search"``.
-    tried, applicable, skipped : int
-        Cases evaluated, cases meeting the hypotheses, cases that could not be evaluated.
-    worst_ratio : float or None
-        Largest trial ratio over applicable cases (``small/big``; > 1 is a violation).
-    worst : Trial or None
-        The applicable case with the worst ratio (or largest gap for ``==`` claims).
-    witness : Trial or None
-        The violation kept as witness (exact when confirmable).
-    exact_checked : int
-        Trials decided in exact rational arithmetic.
-    seconds : float
-    notes : list of str
-    """
+    """What the search found for one claim: one :class:`ReadingResult` per reading, and the counts."""
 
     claim_id: str
+    title: str
     source: str
-    statement: str
-    as_printed: bool
-    status: str = NOT_APPLICABLE
+    text: str
+    readings: list[ReadingResult]
     tried: int = 0
-    applicable: int = 0
     skipped: int = 0
-    worst_ratio: float | None = None
-    worst: Trial | None = None
-    witness: Trial | None = None
-    violations: int = 0
-    exact_checked: int = 0
-    seconds: float = 0.0
-    grid_tried: int = 0
-    hypothesis_tried: int = 0
-    climb_tried: int = 0
-    notes: list[str] = field(default_factory=list)
     skip_reasons: dict[str, int] = field(default_factory=dict)
-    violation_kinds: dict[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "claim_id": self.claim_id, "source": self.source, "statement": self.statement, "as_printed": self.as_printed,
-            "status": self.status, "tried": self.tried, "applicable": self.applicable, "skipped": self.skipped,
-            "worst_ratio": None if self.worst_ratio is None else float(self.worst_ratio) if math.isfinite(self.worst_ratio) else str(self.worst_ratio),
-            "worst": None if self.worst is None else self.worst.to_json(),
-            "witness": None if self.witness is None else self.witness.to_json(),
-            "violations": self.violations, "exact_checked": self.exact_checked, "seconds": round(self.seconds, 3),
-            "grid_tried": self.grid_tried, "hypothesis_tried": self.hypothesis_tried, "climb_tried": self.climb_tried,
-            "notes": list(self.notes),
-            "skip_reasons": dict(self.skip_reasons), "violation_kinds": dict(self.violation_kinds),
-        }
-
-
-class _Recorder:
-    """Accumulates trials of one claim (counts, worst ratio, violations)."""
-
-    def __init__(self, result: ClaimResult, exact_confirm: bool) -> None:
-        self.res = result
-        self.exact_confirm = exact_confirm
-        self.violations: list[Trial] = []
-        self.seen: dict[str, bool] = {}
-        self.candidates: list[tuple[float, Any]] = []
-
-    def run(self, case: Any) -> Trial | None:
-        res = self.res
-        res.tried += 1
-        try:
-            trial = self._evaluate(case)
-        except SkipCase as err:
-            res.skipped += 1
-            key = str(err).split(";")[0][:90]
-            res.skip_reasons[key] = res.skip_reasons.get(key, 0) + 1
-            return None
-        except (ValueError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError) as err:
-            res.skipped += 1
-            key = f"{type(err).__name__}: {str(err)[:80]}"
-            res.skip_reasons[key] = res.skip_reasons.get(key, 0) + 1
-            logger.debug("case of %s failed: %s", res.claim_id, err)
-            return None
-        if trial.exact:
-            res.exact_checked += 1
-        if not trial.applicable:
-            return trial
-        res.applicable += 1
-        self._track_worst(trial)
-        if trial.ratio is not None and math.isfinite(trial.ratio):
-            self.candidates.append((trial.ratio, case))
-            if len(self.candidates) > 64:
-                self.candidates = sorted(self.candidates, key=lambda tc: -tc[0])[:16]
-        if trial.violated:
-            res.violations += 1
-            self.violations.append(trial)
-            if trial.note.startswith("regime:"):
-                kind = trial.note[len("regime:"):].split(";")[0].strip()
-                res.violation_kinds[kind] = res.violation_kinds.get(kind, 0) + 1
-        return trial
-
-    def _evaluate(self, case: Any) -> Trial:
-        cid = self.res.claim_id
-        kind = CLAIM_CASE_TYPE[cid]
-        if kind in ("remark2",):
-            return evaluate(cid, case, exact=True)
-        trial = evaluate(cid, case, exact=False)
-        if not trial.applicable or not self.exact_confirm:
-            return trial
-        if kind in ("point", "error_bound") and (trial.violated or (trial.ratio is not None and trial.ratio >= NEAR_TIGHT)):
-            return self._exact_or(case, trial)
-        if kind == "run" and trial.violated:
-            return self._confirm_run(case, trial)
-        if kind == "run" and trial.ratio is not None and trial.ratio >= NEAR_TIGHT:
-            return self._exact_or(case, trial)
-        return trial
-
-    def _exact_or(self, case: Any, trial: Trial) -> Trial:
-        try:
-            return evaluate(self.res.claim_id, case, exact=True)
-        except SkipCase as err:
-            return _with_note(trial, f"exact check skipped: {err}")
-
-    def _confirm_run(self, case: RunCase, trial: Trial) -> Trial:
-        """Find the shortest horizon still violated in float64, then confirm it exactly if feasible."""
-        cid = self.res.claim_id
-        best_case, best = case, trial
-        for T in SHRINK_HORIZONS:
-            if T >= case.T:
-                break
-            try:
-                t2 = evaluate(cid, case.with_T(T), exact=False)
-            except SkipCase:
-                continue
-            if t2.violated:
-                best_case, best = case.with_T(T), t2
-                break
-        try:
-            ex = evaluate(cid, best_case, exact=True)
-        except SkipCase as err:
-            return _with_note(best, f"float64 only ({err})")
-        if not ex.violated:
-            self.res.notes.append(f"a float64 violation (T = {best_case.T}) did not survive exact arithmetic")
-        return ex
-
-    def _track_worst(self, trial: Trial) -> None:
-        res = self.res
-        if trial.ratio is not None:
-            if res.worst_ratio is None or trial.ratio > res.worst_ratio:
-                res.worst_ratio = trial.ratio
-                res.worst = trial
-        elif CLAIMS[res.claim_id].relation == "==" and trial.margin is not None:
-            if res.worst is None or (res.worst.margin or 0.0) < trial.margin:
-                res.worst = trial
-        elif res.worst is None:
-            res.worst = trial
+    seconds: float = 0.0
+    phases: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
-    def settled(self) -> bool:
-        """True once a violation confirmed in exact arithmetic is known (float64-only ones keep the search going)."""
-        return any(v.exact for v in self.violations)
+    def printed(self) -> ReadingResult:
+        return self.readings[0]
+
+    @property
+    def severity(self) -> str:
+        """The severity of the statement as printed."""
+        return self.printed.severity
+
+    def reading(self, key: str) -> ReadingResult:
+        for r in self.readings:
+            if r.key == key:
+                return r
+        raise KeyError(key)
+
+    def mechanisms(self) -> dict[str, Trial]:
+        """Witnesses of the printed reading keyed by the one (non-alternative) correction that alone repairs them."""
+        return {k: t for k, t in self.printed.witnesses.items() if k and "+" not in k}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim_id": self.claim_id, "title": self.title, "source": self.source, "text": self.text,
+                "severity": self.severity, "tried": self.tried, "skipped": self.skipped, "skip_reasons": dict(self.skip_reasons),
+                "seconds": round(self.seconds, 3), "phases": dict(self.phases), "notes": list(self.notes),
+                "readings": [r.to_json() for r in self.readings]}
 
 
-def _with_note(trial: Trial, note: str) -> Trial:
-    from dataclasses import replace
-
-    return replace(trial, note=(trial.note + "; " if trial.note else "") + note)
-
-
-def _simplicity(trial: Trial) -> tuple:
-    case = trial.case
+def _simplicity(t: Trial) -> tuple:
+    case = t.case
     T = case.get("T", 0) if isinstance(case, dict) else 0
     sc = case.get("scenario", {}) if isinstance(case, dict) else {}
     m = len(sc.get("problem", {}).get("c", [])) if sc else 0
     d = len(sc.get("theta0", [])) if sc else 0
-    return (not trial.exact, T, m, d, -(trial.ratio or 0.0))
+    return (not t.exact, T, m, d, -(t.ratio or 0.0) if t.ratio is not None and math.isfinite(t.ratio) else 0.0)
+
+
+def _mechanism(t: Trial, main: set[str]) -> str:
+    """The key of a printed-reading violation: the non-alternative single corrections that repair it ("" if none)."""
+    return "+".join(k for k in t.repaired_by if k in main)
+
+
+class _Recorder:
+    def __init__(self, claim: Claim, readings: Sequence[Reading], exact_confirm: bool) -> None:
+        import sympy as sp
+
+        self.claim = claim
+        self.readings = list(readings)
+        self.exact_confirm = exact_confirm
+        self.res = ClaimResult(claim.id, claim.title, claim.source, claim.text, [
+            ReadingResult(r.key, r.label, r.corrections, r.statement.text, r.statement.latex()) for r in readings])
+        self.by_key = {r.key: rr for r, rr in zip(readings, self.res.readings)}
+        self.seen: set[str] = set()
+        self.candidates: dict[str, list[tuple[float, Any]]] = {r.key: [] for r in readings}
+        self.main = {c.key for c in claim.corrections if not c.alternative}
+        self.singles = [r.key for r in readings if len(r.corrections) == 1 and r.key in self.main]
+        self._sp = sp
+
+    # -- running cases -------------------------------------------------------------------------
+
+    def key_of(self, case: Any) -> str:
+        return repr(case.to_json())
+
+    def run(self, case: Any) -> dict[str, Trial] | None:
+        res = self.res
+        k = self.key_of(case)
+        if k in self.seen:
+            return None
+        self.seen.add(k)
+        res.tried += 1
+        try:
+            trials = self._evaluate(case)
+        except SkipCase as err:
+            return self._skip(str(err).split(";")[0][:100])
+        except (ValueError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError, TypeError) as err:
+            logger.debug("case of %s failed: %s", res.claim_id, err)
+            return self._skip(f"{type(err).__name__}: {str(err)[:80]}")
+        for key, t in trials.items():
+            self._record(key, t, case)
+        return trials
+
+    def _skip(self, reason: str) -> None:
+        self.res.skipped += 1
+        self.res.skip_reasons[reason] = self.res.skip_reasons.get(reason, 0) + 1
+        return None
+
+    def _evaluate(self, case: Any) -> dict[str, Trial]:
+        trials = evaluate_case(self.claim, self.readings, case, exact=False)
+        if not self.exact_confirm or all(t.exact for t in trials.values()):
+            return trials
+        interesting = any(t.violated or t.ill_posed for t in trials.values()) or any(
+            t.applicable and t.ratio is not None and t.ratio >= NEAR_TIGHT for t in trials.values())
+        if not interesting:
+            return trials
+        pattern = {k: t.violated for k, t in trials.items()}
+        best_case, best = case, trials
+        for simpler in self.claim.family.simplify(case):
+            try:
+                t2 = evaluate_case(self.claim, self.readings, simpler, exact=False)
+            except SkipCase:
+                continue
+            if {k: t.violated for k, t in t2.items()} == pattern and any(pattern.values()):
+                best_case, best = simpler, t2
+                break
+        try:
+            ex = evaluate_case(self.claim, self.readings, best_case, exact=True)
+        except SkipCase as err:
+            return {k: replace(t, note=(t.note + "; " if t.note else "") + f"float64 only ({str(err)[:80]})") for k, t in best.items()}
+        for k, t in ex.items():
+            if best[k].violated and not t.violated:
+                self.res.notes.append(f"{k}: a float64 violation did not survive exact arithmetic")
+        if best_case is not case:
+            self.seen.add(self.key_of(best_case))
+        return ex
+
+    def _record(self, key: str, t: Trial, case: Any) -> None:
+        rr = self.by_key[key]
+        rr.tried += 1
+        if t.exact:
+            rr.exact_checked += 1
+        if t.applicable and t.ill_posed is None and t.holds is None:  # undecided sides count as not applicable
+            t = replace(t, applicable=False, failed=(f"undecided: {t.note or 'a side is not a number'}",))
+        if not t.applicable:
+            for h in t.failed:
+                rr.failed_hypotheses[h] = rr.failed_hypotheses.get(h, 0) + 1
+            return
+        if t.ill_posed is not None:
+            rr.ill_posed_count += 1
+            if rr.ill_posed is None or _simplicity(t) < _simplicity(rr.ill_posed):
+                rr.ill_posed = t
+            return
+        rr.applicable += 1
+        if t.ratio is not None and math.isfinite(t.ratio):
+            if rr.worst_ratio is None or t.ratio > rr.worst_ratio:
+                rr.worst_ratio, rr.worst = t.ratio, t
+            if not t.violated:
+                cands = self.candidates[key]
+                cands.append((t.ratio, case))
+                if len(cands) > 32:
+                    self.candidates[key] = sorted(cands, key=lambda rc: -rc[0])[:8]
+        elif t.ratio is None and t.margin is not None and (rr.worst is None or (rr.worst.margin or 0.0) < t.margin):
+            rr.worst = t
+        elif rr.worst is None:
+            rr.worst = t
+        if t.violated:
+            rr.violations += 1
+            mech = _mechanism(t, self.main) if key == PRINTED else ""
+            old = rr.witnesses.get(mech)
+            if old is None or _simplicity(t) < _simplicity(old):
+                rr.witnesses[mech] = t
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def settled(self) -> bool:
+        """Every reading violated with an exact witness, and every single correction has its own mechanism witness."""
+        printed = self.by_key[PRINTED]
+        mech_done = all(k in printed.witnesses and printed.witnesses[k].exact for k in self.singles)
+        return mech_done and all(rr.witnesses and rr.witness.exact for rr in self.res.readings)
+
+    def finish(self) -> ClaimResult:
+        for rr in self.res.readings:
+            if rr.violations:
+                rr.severity = FALSE
+            elif rr.ill_posed_count:
+                rr.severity = ILL_POSED
+            elif rr.applicable:
+                rr.severity = HOLDS
+            else:
+                rr.severity = NOT_APPLICABLE
+        return self.res
+
+
+# ----------------------------------------------------------------------------------------------
+# phases
+
+
+def _grid(claim: Claim, seed: int) -> Iterator[tuple[Any, dict[str, Any], int]]:
+    """Regime by regime, round robin; within a regime the family's axes in a seeded, simplest-first order."""
+    fam = claim.family
+    regimes = list(fam.regimes) or [None]
+    walkers = []
+    for j, reg in enumerate(regimes):
+        axes = {n: opts for n, opts in fam.axes().items() if reg is None or n not in reg.fix}
+        names = list(axes)
+        sizes = [len(axes[n]) for n in names]
+        if names:
+            positions = np.indices(sizes).reshape(len(sizes), -1)
+            tie = np.random.default_rng([seed, j]).permutation(positions.shape[1])
+            order = np.lexsort((tie, positions.sum(axis=0))).tolist()
+        else:
+            positions, order = np.zeros((0, 1), dtype=int), [0]
+
+        def walk(reg: Any = reg, names: list = names, axes: dict = axes, positions: Any = positions, order: list = order,
+                 j: int = j) -> Iterator[tuple[Any, dict[str, Any], int]]:
+            for k in itertools.count():
+                idx = order[k % len(order)]
+                fix = {n: axes[n][int(positions[a, idx])] for a, n in enumerate(names)}
+                yield reg, fix, k * 1000 + j
+
+        walkers.append(walk())
+    while True:
+        for w in walkers:
+            yield next(w)
+
+
+def _build(claim: Claim, readings: Sequence[Reading], regime: Any, fix: dict[str, Any], seed: int, k: int) -> Any:
+    pk = RandomPicker(np.random.default_rng([seed, k]))
+    return claim.family.build(pk, readings[0].statement, fix, regime)
 
 
 def search_claim(
@@ -597,155 +464,94 @@ def search_claim(
     time_limit: float | None = None,
     seed: int = 0,
     exact_confirm: bool = True,
-    use_hypothesis: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> ClaimResult:
-    """Search one claim (module docstring); ``budget`` cases at most, within ``time_limit`` seconds.
+    """Search every reading of one claim (module docstring); ``budget`` cases at most, within ``time_limit`` seconds.
 
     Raises
     ------
     ValueError
         For an unknown claim id or a negative budget.
     """
-    if claim_id not in CLAIMS:
-        raise ValueError(f"unknown claim id {claim_id!r}; known ids: {sorted(CLAIMS)}")
+    claim = get_claim(claim_id)
     if int(budget) != budget or budget < 0:
         raise ValueError(f"the budget (cases per claim) must be an integer >= 0; got {budget!r}")
-    claim = CLAIMS[claim_id]
-    res = ClaimResult(claim_id, claim.source, claim.statement, claim.as_printed)
-    if claim_id not in CLAIM_CASE_TYPE:
-        res.status = NO_SEARCH
-        res.notes.append("no case type searches this claim")
-        return res
     t0 = time.perf_counter()
     deadline = math.inf if time_limit is None else t0 + float(time_limit)
-    rec = _Recorder(res, exact_confirm)
-    grid_budget = budget if not use_hypothesis else (2 * budget) // 5
-    hyp_budget = budget - grid_budget if not use_hypothesis else (3 * budget) // 10
+    readings = claim.readings()
+    rec = _Recorder(claim, readings, exact_confirm)
     tick = progress or (lambda k: None)
-    for fix, case in itertools.islice(_grid(claim_id, seed), grid_budget):
-        if time.perf_counter() > deadline:
-            res.notes.append("time limit reached during the grid")
+    phases = {"regimes": 0, "climbing": 0, "random": 0}
+
+    def room() -> bool:
+        return rec.res.tried < budget and time.perf_counter() < deadline and not rec.settled()
+
+    grid = _grid(claim, seed)
+    grid_budget = int(budget * GRID_SHARE)
+    misses = 0
+    while room() and phases["regimes"] < grid_budget and misses < 4 * budget:
+        regime, fix, k = next(grid)
+        try:
+            case = _build(claim, readings, regime, fix, seed, k)
+        except (SkipCase, ValueError) as err:
+            misses += 1
+            rec.res.tried += 1
+            rec._skip(f"case not built: {str(err)[:80]}")
+            phases["regimes"] += 1
+            tick(1)
+            continue
+        rec.run(case)
+        phases["regimes"] += 1
+        tick(1)
+    climb_budget = rec.res.tried + int(budget * CLIMB_SHARE)
+    for rr in rec.res.readings:
+        if not room() or rec.res.tried >= climb_budget:
             break
-        if case is None:
-            res.tried += 1
-            res.skipped += 1
-            res.skip_reasons["grid point could not be built"] = res.skip_reasons.get("grid point could not be built", 0) + 1
-        else:
-            rec.run(case)
-        res.grid_tried += 1
-        tick(1)
-    if use_hypothesis and hyp_budget > 0 and time.perf_counter() < deadline and not rec.settled:
-        _hypothesis_phase(claim_id, rec, hyp_budget, deadline, seed, tick)
-    remaining = budget - res.tried
-    if remaining > 0 and time.perf_counter() < deadline and not rec.violations:
-        _climb(claim_id, rec, remaining, deadline, tick)
-    remaining = budget - res.tried
-    if use_hypothesis and remaining > 0 and time.perf_counter() < deadline and not rec.settled:
-        _hypothesis_phase(claim_id, rec, res.hypothesis_tried + remaining, deadline, seed + 1, tick)
-    res.seconds = time.perf_counter() - t0
-    if rec.violations:
-        res.status = VIOLATED
-        res.witness = min(rec.violations, key=_simplicity)
-    elif res.applicable:
-        res.status = HOLDS
-    else:
-        res.status = NOT_APPLICABLE
-    return res
-
-
-def _climb(claim_id: str, rec: _Recorder, n: int, deadline: float, tick: Callable[[int], None]) -> None:
-    """Greedy ascent of the ratio from the worst cases found: evaluate the neighbours of the current
-    case, move to the best if it raises the ratio, stop at a violation or when nothing improves."""
-    res = rec.res
-    starts = sorted(rec.candidates, key=lambda tc: -tc[0])[:3]
-    used = 0
-    for ratio0, case0 in starts:
-        current, best = case0, ratio0
-        while used < n and time.perf_counter() < deadline:
-            moved = False
-            scored = []
-            for nb in neighbours(claim_id, current):
-                if used >= n or time.perf_counter() > deadline:
+        if rr.violations:
+            continue
+        starts = sorted(rec.candidates[rr.key], key=lambda rc: -rc[0])[:2]
+        for ratio0, case0 in starts:
+            current, best = case0, ratio0
+            while room() and rec.res.tried < climb_budget:
+                scored = []
+                for nb in claim.family.neighbours(current):
+                    if not room() or rec.res.tried >= climb_budget:
+                        break
+                    trials = rec.run(nb)
+                    phases["climbing"] += 1
+                    tick(1)
+                    if trials is None:
+                        continue
+                    t = trials[rr.key]
+                    if t.violated:
+                        break
+                    if t.applicable and t.ratio is not None and math.isfinite(t.ratio):
+                        scored.append((t.ratio, nb))
+                if rr.violations or not scored:
                     break
-                key = repr(nb.to_json())
-                if key in rec.seen:
-                    continue
-                used += 1
-                res.climb_tried += 1
-                tick(1)
-                trial = rec.run(nb)
-                rec.seen[key] = bool(trial is not None and trial.violated)
-                if trial is not None and trial.violated:
-                    return
-                if trial is not None and trial.applicable and trial.ratio is not None:
-                    scored.append((trial.ratio, nb))
-            if scored:
-                r, nb = max(scored, key=lambda tc: tc[0])
-                if r > best:
-                    current, best, moved = nb, r, True
-            if not moved:
-                break
-
-
-def _hypothesis_phase(claim_id: str, rec: _Recorder, n: int, deadline: float, seed: int, tick: Callable[[int], None]) -> None:
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample
-
-    res = rec.res
-    before_tried = res.tried
-
-    def condition(case: Any) -> bool:
-        if case is None:
-            return False
-        key = repr(case.to_json())
-        if key in rec.seen:
-            return rec.seen[key]
-        if time.perf_counter() > deadline or res.hypothesis_tried >= n:
-            return False
-        res.hypothesis_tried += 1
+                r, nb = max(scored, key=lambda rc: rc[0])
+                if r <= best:
+                    break
+                current, best = nb, r
+    k = 0
+    while room() and misses < 4 * budget:
+        k += 1
+        regs = list(claim.family.regimes) or [None]
+        reg = regs[k % len(regs)]
+        try:
+            case = _build(claim, readings, reg, {}, seed + 7919, k)
+        except (SkipCase, ValueError) as err:
+            misses += 1
+            rec.res.tried += 1
+            rec._skip(f"case not built: {str(err)[:80]}")
+            continue
+        rec.run(case)
+        phases["random"] += 1
         tick(1)
-        trial = rec.run(case)
-        found = bool(trial is not None and trial.violated)
-        rec.seen[key] = found
-        return found
-
-    cfg = settings(
-        max_examples=max(1, n - res.hypothesis_tried), database=None, deadline=None, suppress_health_check=list(HealthCheck),
-        phases=(Phase.generate, Phase.shrink), derandomize=False,
-    )
-    try:
-        find(_strategy(claim_id), condition, settings=cfg, random=random.Random(seed))
-    except NoSuchExample:
-        pass
-    except Exception as err:  # hypothesis internals (e.g. unsatisfiable strategies): report, do not crash
-        res.notes.append(f"hypothesis search stopped: {type(err).__name__}: {err}")
-    logger.debug("%s: hypothesis evaluated %d cases", claim_id, res.tried - before_tried)
-
-
-def searchable_claims() -> tuple[str, ...]:
-    """Ids of the registry's claims that have a search (all of them, unless the registry grew)."""
-    return tuple(cid for cid in CLAIMS if cid in CLAIM_CASE_TYPE)
-
-
-def select_claims(patterns: Sequence[str] | None) -> list[str]:
-    """Claim ids matching any of ``patterns`` by prefix (all claims for ``None``/empty).
-
-    Raises
-    ------
-    ValueError
-        If a pattern matches no claim (the message lists the ids).
-    """
-    ids = list(CLAIMS)
-    if not patterns:
-        return ids
-    out: list[str] = []
-    for pat in patterns:
-        hit = [cid for cid in ids if cid == pat or cid.startswith(pat)]
-        if not hit:
-            raise ValueError(f"no claim id starts with {pat!r}; known ids: {', '.join(ids)}")
-        out.extend(c for c in hit if c not in out)
-    return out
+    res = rec.finish()
+    res.phases = phases
+    res.seconds = time.perf_counter() - t0
+    return res
 
 
 def search_claims(
@@ -757,17 +563,18 @@ def search_claims(
     progress: Callable[[int], None] | None = None,
     on_result: Callable[[ClaimResult], None] | None = None,
 ) -> list[ClaimResult]:
-    """Search several claims; ``time_limit`` (seconds, total) is shared evenly among the claims left."""
+    """Search several claims; ``time_limit`` (seconds, total) is shared among the claims left by their family's cost."""
     t0 = time.perf_counter()
     out = []
+    weights = [getattr(get_claim(cid).family, "cost", 1.0) for cid in claim_ids]
     for k, cid in enumerate(claim_ids):
         left = None
         if time_limit is not None:
-            left = max(0.0, (float(time_limit) - (time.perf_counter() - t0)) / (len(claim_ids) - k))
+            left = max(0.0, (float(time_limit) - (time.perf_counter() - t0)) * weights[k] / sum(weights[k:]))
         r = search_claim(cid, budget=budget, time_limit=left, seed=seed, progress=progress)
-        logger.info("%-40s %-15s tried %5d (applicable %5d) worst ratio %s", cid, r.status, r.tried, r.applicable,
-                    "-" if r.worst_ratio is None else f"{r.worst_ratio:.4g}")
+        logger.info("%-32s %-26s tried %5d in %.1f s", cid, r.severity, r.tried, r.seconds)
         out.append(r)
         if on_result:
             on_result(r)
     return out
+

@@ -1,33 +1,35 @@
-r"""``isgd verify``: search every claim of the registry for counterexamples and write a report.
+r"""``isgd verify``: search every reading of every claim, explain the violations, write a report.
 
-For each selected claim (:data:`theory.claims.CLAIMS`), :func:`validation.engine.search.search_claim` tries
-cases that satisfy the claim's hypotheses on exact expectations; the run directory receives
+For each selected claim (:data:`validation.engine.claims.CLAIMS`), :func:`validation.engine.search.search_claim`
+tries cases of the claim's family under every reading; the run directory receives
 
-* ``report.md`` -- the table (claim, source, status, worst ratio, witness) and one section per claim;
+* ``report.md`` -- verdicts, proof statuses, witnesses in plain mathematics, mechanisms, corrected statements;
 * ``results.json`` -- everything the search found;
-* ``witnesses/<claim>.json`` -- one re-checkable witness per violated claim (``isgd verify --witness FILE``);
-* ``figures/`` -- bound versus observed as :math:`T` grows for representative cases, and an overview.
+* ``witnesses/<claim>--<reading>[--<mechanism>].json`` -- one re-checkable witness per mechanism and per
+  violated (or ill-posed) reading (``isgd verify --witness FILE``; schema in :mod:`validation.engine.witness`);
+* ``figures/`` -- bound versus observed for run witnesses, step policies of limit claims, an overview.
 
-:func:`quick_verification` does the same within a time limit (default 45 s) into a subfolder of
-another job's run directory and returns the markdown section for that job's report.
+:func:`quick_verification` does the same within a time limit (default 45 s) into a subfolder of another
+job's run directory and returns the markdown section for that job's report.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from theory.claims import CLAIMS
-
-from .io import create_run_directory, write_json_atomic, write_text_atomic
-from .report import FigureSpec, claim_figure, overview_figure, render_markdown
-from .search import VIOLATED, ClaimResult, search_claim, select_claims
-from .witness import recheck_file, save_witness, witness_json
+from .claims import CLAIMS, select_claims
+from .io import create_run_directory, git_commit, write_json_atomic, write_text_atomic
+from .report import FigureSpec, limit_figure, overview_figure, render_markdown, witness_figure
+from .search import FALSE, ClaimResult, search_claim
+from .statement import proof_cache
+from .witness import EXIT_GONE, EXIT_MALFORMED, EXIT_STILL, recheck_file, save_witness, witness_json
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ __all__ = [
     "run_verify",
     "verify",
     "quick_verification",
+    "DEFAULT_BUDGET",
+    "DEFAULT_TIME_LIMIT",
     "QUICK_BUDGET",
     "QUICK_TIME_LIMIT",
 ]
@@ -44,17 +48,20 @@ __all__ = [
 DEFAULT_BUDGET = 300
 """Cases per claim of a full ``isgd verify``."""
 
-DEFAULT_TIME_LIMIT = 900.0
-"""Seconds for all claims of a full ``isgd verify``."""
+DEFAULT_TIME_LIMIT = 480.0
+"""Seconds for the whole default ``isgd verify`` (search, proofs, figures, report)."""
 
-QUICK_BUDGET = 60
+QUICK_BUDGET = 40
 """Cases per claim of ``isgd verify --quick`` and of :func:`quick_verification`."""
 
-QUICK_TIME_LIMIT = 35.0
-"""Seconds of search (all claims) of ``--quick``; figures and the report come on top."""
+QUICK_TIME_LIMIT = 40.0
+"""Seconds for the whole of ``isgd verify --quick`` (after the interpreter has started)."""
 
-FIGURE_TIME_SHARE = 0.2
-"""Share of :func:`quick_verification`'s time limit kept for figures and the report."""
+REPORT_RESERVE = 15.0
+"""Seconds of the time limit kept for the derived proofs (about 10 s), witnesses, figures and the report..."""
+
+REPORT_SHARE = 0.1
+"""...plus this share of the time limit."""
 
 
 @dataclass
@@ -69,24 +76,30 @@ class VerifySummary:
     results: list[ClaimResult]
     report_path: Path
     figures: dict[str, FigureSpec] = field(default_factory=dict)
-    witnesses: dict[str, Path] = field(default_factory=dict)
+    witnesses: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     seconds: float = 0.0
     markdown: str = ""
 
     @property
     def violated(self) -> list[str]:
-        return [r.claim_id for r in self.results if r.status == VIOLATED]
+        """Claims whose printed statement is false."""
+        return [r.claim_id for r in self.results if r.severity == FALSE]
 
-    def status_table(self) -> list[tuple[str, str, str, str]]:
-        """Rows ``(claim, status, worst ratio, witness file)``."""
+    def status_table(self) -> list[tuple[str, str, str, str, str]]:
+        """Rows ``(claim, reading, verdict, proof status, worst ratio)``."""
         rows = []
         for r in self.results:
-            ratio = "-" if r.worst_ratio is None else f"{r.worst_ratio:.4g}"
-            rows.append((r.claim_id, r.status, ratio, str(self.witnesses.get(r.claim_id, "-"))))
+            for rr in r.readings:
+                ratio = "-" if rr.worst_ratio is None else f"{rr.worst_ratio:.4g}"
+                rows.append((r.claim_id, rr.key, rr.severity, rr.proof.status if rr.proof is not None else "-", ratio))
         return rows
 
     def __str__(self) -> str:
         return self.markdown
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "none"
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -112,38 +125,58 @@ def verify(
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    search_limit = None if time_limit is None else time_limit * (1.0 - (FIGURE_TIME_SHARE if figures else 0.0))
+    search_limit = None if time_limit is None else max(0.2 * time_limit, time_limit * (1.0 - REPORT_SHARE) - REPORT_RESERVE)
     results: list[ClaimResult] = []
     bar = _progress(len(claim_ids) * budget, progress)
-    try:
-        for k, cid in enumerate(claim_ids):
-            left = None
-            if search_limit is not None:
-                left = max(0.0, (search_limit - (time.perf_counter() - t0)) / (len(claim_ids) - k))
-            bar.set_postfix_str(cid)
-            res = search_claim(cid, budget=budget, time_limit=left, seed=seed, progress=bar.update)
-            if (k + 1) * budget > bar.n:
-                bar.update((k + 1) * budget - bar.n)
-            logger.info("%-40s %-15s worst ratio %-10s tried %d (applicable %d)", cid, res.status,
-                        "-" if res.worst_ratio is None else f"{res.worst_ratio:.4g}", res.tried, res.applicable)
-            results.append(res)
-    finally:
-        bar.close()
-    witnesses: dict[str, Path] = {}
+    with proof_cache():
+        try:
+            weights = [getattr(CLAIMS[cid].family, "cost", 1.0) for cid in claim_ids]
+            for k, cid in enumerate(claim_ids):
+                left = None
+                if search_limit is not None:
+                    left = max(0.0, (search_limit - (time.perf_counter() - t0)) * weights[k] / sum(weights[k:]))
+                bar.set_postfix_str(cid)
+                res = search_claim(cid, budget=budget, time_limit=left, seed=seed, progress=bar.update)
+                if (k + 1) * budget > bar.n:
+                    bar.update((k + 1) * budget - bar.n)
+                logger.info("%-32s %-26s tried %4d in %5.1f s", cid, res.severity, res.tried, res.seconds)
+                results.append(res)
+        finally:
+            bar.close()
+        for res in results:
+            claim = CLAIMS[res.claim_id]
+            for rr in res.readings:
+                try:
+                    rr.proof = claim.proof(rr.key)
+                except Exception as err:  # noqa: BLE001 - a failing derivation is reported, never fatal
+                    logger.warning("proof of %s [%s] failed: %s: %s", res.claim_id, rr.key, type(err).__name__, err)
+    witnesses: dict[tuple[str, str, str], Path] = {}
+    commit = git_commit()
     for res in results:
-        if res.witness is not None:
-            path = out / "witnesses" / f"{res.claim_id}.json"
-            save_witness(path, witness_json(res.witness, seed=seed, description=res.statement))
-            witnesses[res.claim_id] = path
+        for rr in res.readings:
+            items = list(rr.witnesses.items())
+            if rr.ill_posed is not None:
+                items.append(("ill-posed", rr.ill_posed))
+            for mech, t in items:
+                name = f"{res.claim_id}--{_slug(rr.key)}" + (f"--{_slug(mech)}" if mech else "") + ".json"
+                path = out / "witnesses" / name
+                save_witness(path, witness_json(t, seed=seed, commit=commit))
+                witnesses[(res.claim_id, rr.key, mech)] = path
     figs: dict[str, FigureSpec] = {}
     if figures:
         for res in results:
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 logger.warning("time limit reached: remaining figures left out")
                 break
-            spec = claim_figure(res, out / "figures" / f"{res.claim_id}.png")
+            for rr in res.readings:
+                for mech, t in rr.witnesses.items():
+                    name = f"{res.claim_id}--{_slug(rr.key)}" + (f"--{_slug(mech)}" if mech else "") + ".png"
+                    spec = witness_figure(res.claim_id, t, out / "figures" / name)
+                    if spec is not None:
+                        figs[f"{res.claim_id}|{rr.key}|{mech}"] = spec
+            spec = limit_figure(res, out / "figures" / f"{res.claim_id}--limit.png")
             if spec is not None:
-                figs[res.claim_id] = spec
+                figs[f"{res.claim_id}|limit"] = spec
         ov = overview_figure(results, out / "figures" / "overview.png")
         if ov is not None:
             figs["overview"] = ov
@@ -158,7 +191,7 @@ def verify(
     return VerifySummary(out, results, report_path, figs, witnesses, seconds, md)
 
 
-def quick_verification(run_dir: Any, time_limit: float = 45.0, *, subdir: str = "verification",
+def quick_verification(run_dir: Any, time_limit: float = QUICK_TIME_LIMIT, *, subdir: str = "verification",
                        budget: int = QUICK_BUDGET, seed: int = 0, progress: bool = False) -> VerifySummary:
     """A quick verification of every claim into ``run_dir/subdir`` (report.md, figures, witnesses).
 
@@ -182,38 +215,47 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``isgd verify``."""
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="run directory for report.md, results.json, witnesses/ and figures/ "
-                             "(default: runs/verify-<timestamp>)")
+                             "(default: runs/verify-<timestamp>); it must not hold a run already")
     parser.add_argument("--claims", metavar="ID", nargs="+", default=None,
                         help="claims to search, by id or id prefix (e.g. paper.theorem1 kr.); default: all "
                              f"{len(CLAIMS)} claims of the registry")
     parser.add_argument("--budget", metavar="N", type=int, default=None,
-                        help=f"cases tried per claim (default: {DEFAULT_BUDGET}; --quick: {QUICK_BUDGET})")
+                        help=f"cases tried per claim, each under every reading (default: {DEFAULT_BUDGET}; --quick: {QUICK_BUDGET})")
     parser.add_argument("--time-limit", metavar="SECONDS", type=float, default=None,
-                        help=f"wall-clock limit for the whole verification (default: {DEFAULT_TIME_LIMIT:.0f}; "
-                             f"--quick: {QUICK_TIME_LIMIT:.0f} plus figures)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the grids and of the hypothesis search (default: 0)")
+                        help=f"wall-clock limit for the whole verification, report included (default: {DEFAULT_TIME_LIMIT:.0f}; "
+                             f"--quick: {QUICK_TIME_LIMIT:.0f})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the case generators (default: 0)")
     parser.add_argument("--witness", metavar="FILE", default=None,
-                        help="instead of searching, re-check a saved witness from scratch: exit status 0 if it is "
-                             "still a violation, 1 if not, 2 on bad input")
+                        help=f"instead of searching, rebuild a saved witness's case and decide its reading again: exit status "
+                             f"{EXIT_STILL} if it is still violated (or still ill-posed), {EXIT_GONE} if it no longer is, "
+                             f"{EXIT_MALFORMED} if the file is missing or not a valid witness")
     parser.add_argument("--quick", action="store_true",
-                        help=f"a quick verification (budget {QUICK_BUDGET} per claim, about a minute in all)")
+                        help=f"a quick verification (budget {QUICK_BUDGET} per claim, under a minute in all)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar (it is shown only on a terminal anyway)")
+
+
+def run_witness(path: str) -> int:
+    """``isgd verify --witness FILE``: the exit status of :func:`add_verify_arguments`'s contract."""
+    try:
+        result = recheck_file(path)
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
+        logger.error("malformed witness: %s", err)
+        return EXIT_MALFORMED
+    (logger.info if result.still else logger.warning)("%s", result.message)
+    if not result.matches:
+        logger.warning("the recomputed sides differ from the ones stored in %s", path)
+    return EXIT_STILL if result.still else EXIT_GONE
 
 
 def run_verify(args: argparse.Namespace) -> int:
     """Entry point of ``isgd verify`` (see :func:`add_verify_arguments`)."""
     if args.witness is not None:
-        result = recheck_file(args.witness)
-        log = logger.info if result.violated else logger.warning
-        log("%s", result.message)
-        if not result.matches:
-            logger.warning("the recomputed sides differ from the ones stored in %s", args.witness)
-        return 0 if result.violated else 1
+        return run_witness(args.witness)
     budget = args.budget if args.budget is not None else (QUICK_BUDGET if args.quick else DEFAULT_BUDGET)
     if budget < 0:
         raise ValueError(f"--budget must be >= 0 (cases per claim); got {budget}")
-    limit = args.time_limit if args.time_limit is not None else (QUICK_TIME_LIMIT / (1 - FIGURE_TIME_SHARE) if args.quick else DEFAULT_TIME_LIMIT)
+    limit = args.time_limit if args.time_limit is not None else (QUICK_TIME_LIMIT if args.quick else DEFAULT_TIME_LIMIT)
     if limit <= 0:
         raise ValueError(f"--time-limit must be positive (seconds); got {limit}")
     claim_ids = select_claims(args.claims)
@@ -223,7 +265,7 @@ def run_verify(args: argparse.Namespace) -> int:
     progress = bool(getattr(args, "progress", True)) and sys.stderr.isatty()
     summary = verify(run_path, claim_ids, budget=budget, time_limit=limit, seed=args.seed, progress=progress,
                      config={"quick": bool(args.quick)})
-    for cid, status, ratio, wit in summary.status_table():
-        logger.info("%-40s %-15s %-10s %s", cid, status, ratio, wit)
+    for cid, key, verdict, proof, ratio in summary.status_table():
+        logger.info("%-32s %-20s %-26s %-22s %s", cid, key, verdict, proof, ratio)
     logger.info("report: %s (%.1f s)", summary.report_path, summary.seconds)
     return 0

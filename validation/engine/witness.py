@@ -1,14 +1,35 @@
-r"""Witnesses: violations saved as JSON and re-checked from scratch.
+r"""Witness files: one violated (or ill-posed) reading on one case, saved as JSON and re-checked from scratch.
 
-A witness file holds the claim id, the *case* that violates it (problem, sampling law, error model,
-start, step, horizon, :math:`\zeta`, :math:`\eta`, constants: everything needed to rebuild the claim's
-instance), the arithmetic that decided it and the two sides found. :func:`recheck` rebuilds the
-instance from the case -- recomputing every expectation, in exact rational arithmetic when the
-witness was exact -- and checks the claim again; it never trusts the stored sides.
+Schema ``isgd-witness/2`` (documented in the README, section "Witness files"):
 
-A second form stores a claim's instance directly (``"instance"``: the fields of a
-:class:`theory.instances.RunInstance`, exact numbers as ``"p/q"``), for counterexamples built by hand
-such as :func:`theory.proofs.theorem1_counterexample`.
+``format``
+    ``"isgd-witness/2"``.
+``claim``
+    ``{"id", "title", "source", "text"}`` of the claim.
+``reading``
+    ``{"key", "label", "corrections", "statement", "relation": {"lhs", "op", "rhs"}}``; ``lhs``/``rhs`` are
+    sympy expressions as text in the observables' names (``min_t_E_grad_f_sq``, ``E_eps_T_sq``, ``zeta``, ...).
+``verdict``
+    ``"violated"`` (the relation fails although every hypothesis holds) or ``"ill-posed"`` (a quantity of the
+    statement vanishes or diverges; ``boundary`` says which).
+``arithmetic``
+    ``"exact"`` (rationals; sympy numbers where a square root is irrational) or ``"float64"``.
+``values``
+    every observable the statement needs, exact numbers as ``"p/q"`` strings (floats where float64).
+``sides``
+    ``{"lhs", "rhs"}`` exactly as strings, ``{"lhs_float", "rhs_float", "ratio"}``.
+``mechanism``
+    ``{"repaired_by": [reading keys], "still_violated_by": [...]}``: the single corrections under which the
+    same case holds, and those under which it stays violated.
+``case``
+    the case, rebuilt by the claim's family (``"family"`` says which): problem :math:`(Q_i, b_i, c_i)`,
+    sampling law, error law and schedule, start, step, horizon, :math:`\zeta`, :math:`\eta`, constants.
+``created``
+    seed, time and git commit.
+
+:func:`recheck` rebuilds the case with the claim's family, recomputes every expectation (exactly when
+the witness is exact) and decides the reading again; it never trusts the stored values. A short
+standalone check is to substitute ``values`` into ``relation`` with sympy (see the README).
 """
 
 from __future__ import annotations
@@ -22,37 +43,45 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from theory.claims import CLAIMS
-from theory.instances import RunInstance
+import sympy as sp
 
 from . import rational as rq
-from .io import write_json_atomic
-from .cases import SkipCase, Trial, case_from_json, evaluate
+from .claims import get_claim
+from .families import SkipCase
+from .io import git_commit, write_json_atomic
+from .search import Trial, evaluate_case
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WITNESS_FORMAT", "Recheck", "witness_json", "instance_witness_json", "save_witness", "load_witness", "recheck", "recheck_file"]
+__all__ = ["WITNESS_FORMAT", "Recheck", "witness_json", "save_witness", "load_witness", "recheck", "recheck_file",
+           "EXIT_STILL", "EXIT_GONE", "EXIT_MALFORMED"]
 
-WITNESS_FORMAT = "isgd-witness/1"
+WITNESS_FORMAT = "isgd-witness/2"
 """The ``format`` field of every witness file."""
 
-_RUN_FIELDS = ("L", "delta0", "A", "B", "C", "alpha", "T", "grad_sq", "eps2", "zeta", "eta", "b", "c", "target_eps2",
-               "running_min_limit", "step_rule", "eps2_sum")
+EXIT_STILL = 0
+"""``isgd verify --witness``: the witness still shows what it claims (violated, or ill-posed)."""
+
+EXIT_GONE = 1
+"""``isgd verify --witness``: the case no longer violates the reading."""
+
+EXIT_MALFORMED = 3
+"""``isgd verify --witness``: the file is missing, not JSON, or not a valid witness."""
 
 
 @dataclass(frozen=True)
 class Recheck:
     """Result of re-checking a witness.
 
-    ``violated``: the rebuilt instance meets the claim's hypotheses and the relation fails;
-    ``arithmetic``: ``"exact"`` or ``"float64"``; ``matches``: the recomputed sides equal the stored ones
-    (exactly for exact witnesses, to 1e-9 relative otherwise); ``message``: a one-line account.
+    ``still``: the rebuilt case shows the same verdict (violated, or ill-posed); ``arithmetic``:
+    ``"exact"`` or ``"float64"``; ``matches``: the recomputed sides equal the stored ones (exactly for exact
+    witnesses, to 1e-9 relative otherwise); ``message``: a one-line account.
     """
 
     claim_id: str
-    violated: bool
+    reading: str
+    verdict: str
+    still: bool
     arithmetic: str
     lhs: float | None
     rhs: float | None
@@ -60,52 +89,41 @@ class Recheck:
     message: str
 
 
-def witness_json(trial: Trial, *, seed: int | None = None, description: str = "") -> dict[str, Any]:
-    """The JSON form of a violating :class:`~validation.engine.cases.Trial`."""
-    claim = CLAIMS[trial.claim_id]
+def witness_json(trial: Trial, *, seed: int | None = None, commit: str | None = "auto") -> dict[str, Any]:
+    """The JSON form of a violated (or ill-posed) :class:`~validation.engine.search.Trial` (``commit``: the git commit, looked up by default)."""
+    claim = get_claim(trial.claim_id)
+    rd = claim.reading(trial.reading)
+    st = rd.statement
+    verdict = "ill-posed" if trial.ill_posed is not None else "violated"
     return {
         "format": WITNESS_FORMAT,
-        "claim_id": trial.claim_id,
-        "claim_source": claim.source,
-        "claim_statement": claim.statement,
+        "claim": {"id": claim.id, "title": claim.title, "source": claim.source, "text": claim.text},
+        "reading": {"key": rd.key, "label": rd.label, "corrections": list(rd.corrections), "statement": st.text,
+                    "relation": {"lhs": str(st.lhs), "op": st.op, "rhs": str(st.rhs)}},
+        "verdict": verdict,
+        "boundary": trial.ill_posed,
         "arithmetic": "exact" if trial.exact else "float64",
-        "lhs": rq.encode(trial.lhs),
-        "rhs": rq.encode(trial.rhs),
-        "lhs_exact": trial.lhs_exact,
-        "rhs_exact": trial.rhs_exact,
-        "ratio": rq.encode(trial.ratio) if trial.ratio is not None else None,
+        "values": {k: _enc(v) for k, v in trial.values.items()},
+        "sides": {"lhs": trial.lhs_exact if trial.lhs_exact is not None else _enc(trial.lhs),
+                  "rhs": trial.rhs_exact if trial.rhs_exact is not None else _enc(trial.rhs),
+                  "lhs_float": _enc(trial.lhs), "rhs_float": _enc(trial.rhs), "ratio": _enc(trial.ratio)},
+        "mechanism": {"repaired_by": list(trial.repaired_by), "still_violated_by": list(trial.still_violated_by)},
         "note": trial.note,
-        "description": description,
         "case": trial.case,
-        "created": {"seed": seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+        "created": {"seed": seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "git_commit": git_commit() if commit == "auto" else commit},
     }
 
 
-def instance_witness_json(claim_id: str, instance: RunInstance, *, description: str = "") -> dict[str, Any]:
-    """A witness that stores a :class:`~theory.instances.RunInstance` directly (exact numbers as ``"p/q"``)."""
-    if claim_id not in CLAIMS:
-        raise ValueError(f"unknown claim id {claim_id!r}")
-    fields = {}
-    for name in _RUN_FIELDS:
-        v = getattr(instance, name)
-        if v is None:
-            continue
-        fields[name] = v if isinstance(v, str) else rq.encode(v if not isinstance(v, np.ndarray) else v)
-    check = CLAIMS[claim_id].check(instance)
-    return {
-        "format": WITNESS_FORMAT,
-        "claim_id": claim_id,
-        "claim_source": CLAIMS[claim_id].source,
-        "claim_statement": CLAIMS[claim_id].statement,
-        "arithmetic": "exact" if instance.exact else "float64",
-        "lhs": rq.encode(float(check.lhs)),
-        "rhs": rq.encode(float(check.rhs)),
-        "lhs_exact": _exact_text(check.lhs) if instance.exact else None,
-        "rhs_exact": _exact_text(check.rhs) if instance.exact else None,
-        "description": description,
-        "instance": {"type": "RunInstance", "fields": fields},
-        "created": {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-    }
+def _enc(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, sp.Basic) and not x.is_Rational:
+        return str(x) if x.is_finite is not False else ("inf" if x == sp.oo else str(x))
+    try:
+        return rq.encode(rq.F(x)) if not isinstance(x, float) else rq.encode(x)
+    except (TypeError, ValueError):
+        return rq.encode(float(x))
 
 
 def save_witness(path: str | Path, obj: dict[str, Any]) -> Path:
@@ -121,95 +139,90 @@ def load_witness(path: str | Path) -> dict[str, Any]:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If it is not JSON, not a witness, or names an unknown claim.
+        If it is not JSON, not a witness (``format``), names an unknown claim or reading, or lacks a field.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"witness file {p} not found; pass a JSON file written by `isgd verify` (witnesses/<claim>.json)")
+    if not p.exists():
+        raise FileNotFoundError(f"witness file {p} not found; give the path of a file written by `isgd verify` (witnesses/*.json)")
     try:
         obj = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except json.JSONDecodeError as err:
         raise ValueError(f"witness file {p} is not valid JSON ({err}); re-create it with `isgd verify`") from None
     if not isinstance(obj, dict) or obj.get("format") != WITNESS_FORMAT:
         raise ValueError(f"{p} is not a witness file (expected \"format\": \"{WITNESS_FORMAT}\"); re-create it with `isgd verify`")
-    cid = obj.get("claim_id")
-    if cid not in CLAIMS:
-        raise ValueError(f"witness file {p} names an unknown claim {cid!r}; known ids: {sorted(CLAIMS)}")
-    if ("case" in obj) == ("instance" in obj):
-        raise ValueError(f"witness file {p} must hold exactly one of 'case' or 'instance'")
+    for key in ("claim", "reading", "verdict", "arithmetic", "case"):
+        if key not in obj:
+            raise ValueError(f"witness file {p} lacks the field {key!r}")
+    if obj["verdict"] not in ("violated", "ill-posed"):
+        raise ValueError(f"witness file {p}: verdict must be 'violated' or 'ill-posed'; got {obj['verdict']!r}")
+    cid = obj["claim"].get("id") if isinstance(obj["claim"], dict) else None
+    claim = get_claim(cid) if isinstance(cid, str) else None
+    if claim is None:
+        raise ValueError(f"witness file {p} names no claim")
+    claim.reading(obj["reading"].get("key") if isinstance(obj["reading"], dict) else None)
+    if not isinstance(obj["case"], dict):
+        raise ValueError(f"witness file {p}: the case must be an object")
     return obj
 
 
-def _instance_from(obj: dict[str, Any], exact: bool) -> RunInstance:
-    inst = obj.get("instance")
-    if not isinstance(inst, dict) or inst.get("type") != "RunInstance" or not isinstance(inst.get("fields"), dict):
-        raise ValueError("the witness instance must be {\"type\": \"RunInstance\", \"fields\": {...}}")
-    kw: dict[str, Any] = {}
-    for name, v in inst["fields"].items():
-        if name not in _RUN_FIELDS:
-            raise ValueError(f"unknown RunInstance field {name!r} in the witness")
-        if name == "step_rule":
-            kw[name] = v
-        elif name == "T":
-            kw[name] = int(rq.decode(v))
-        else:
-            kw[name] = rq.decode(v, exact=exact)
-    try:
-        return RunInstance(**kw)
-    except TypeError as err:
-        raise ValueError(f"the witness instance is incomplete: {err}") from None
-
-
-def _exact_text(x: Any) -> str:
-    return rq.fraction_str(x) if isinstance(x, Fraction) else str(x)
-
-
-def _matches(stored: Any, stored_exact: Any, value: float | None, exact_value: str | None, exact: bool) -> bool:
+def _same(stored: Any, value: float | None, stored_exact: Any, exact_value: str | None, exact: bool) -> bool:
     if value is None or stored is None:
-        return False
-    if exact and stored_exact is not None and exact_value is not None:
+        return stored is None and value is None
+    if exact and isinstance(stored_exact, str) and exact_value is not None:
         try:
             with rq.unlimited_digits():
                 return Fraction(stored_exact) == Fraction(exact_value)
         except ValueError:
-            return stored_exact == exact_value
-    s = float(rq.decode(stored, exact=False)) if not isinstance(stored, (int, float)) else float(stored)
+            return sp.simplify(sp.sympify(stored_exact) - sp.sympify(exact_value)) == 0
+    try:
+        s = float(rq.decode(stored, exact=False)) if isinstance(stored, str) else float(stored)
+    except (ValueError, TypeError):
+        return False
     return math.isclose(s, float(value), rel_tol=1e-9, abs_tol=1e-300)
 
 
 def recheck(obj: dict[str, Any]) -> Recheck:
-    """Rebuild a witness's instance from scratch and check its claim again (module docstring)."""
-    cid = obj["claim_id"]
+    """Rebuild a witness's case and decide its reading again (module docstring).
+
+    Raises
+    ------
+    ValueError
+        When the case cannot be rebuilt or evaluated (a malformed witness).
+    """
+    claim = get_claim(obj["claim"]["id"])
+    key = obj["reading"]["key"]
+    readings = claim.readings()
     exact = obj.get("arithmetic") == "exact"
-    if "instance" in obj:
-        inst = _instance_from(obj, exact)
-        chk = CLAIMS[cid].check(inst)
-        violated = bool(chk.applicable is True and chk.holds is False)
-        lhs, rhs = float(chk.lhs), float(chk.rhs)
-        ok = _matches(obj.get("lhs"), obj.get("lhs_exact"), lhs, _exact_text(chk.lhs) if exact else None, exact) and _matches(
-            obj.get("rhs"), obj.get("rhs_exact"), rhs, _exact_text(chk.rhs) if exact else None, exact)
-        arith = "exact" if inst.exact else "float64"
-        return Recheck(cid, violated, arith, lhs, rhs, ok, _message(cid, violated, arith, lhs, rhs))
-    case = case_from_json(obj["case"])
+    try:
+        case = claim.family.from_json(obj["case"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
+        raise ValueError(f"the witness case cannot be rebuilt: {err}") from None
     arith = "exact" if exact else "float64"
     try:
-        trial = evaluate(cid, case, exact=exact)
+        trials = evaluate_case(claim, readings, case, exact=exact)
     except SkipCase as err:
         if not exact:
             raise ValueError(f"the witness case cannot be evaluated: {err}") from None
         logger.warning("exact re-check not feasible (%s); re-checking in float64", err)
-        trial = evaluate(cid, case, exact=False)
+        trials = evaluate_case(claim, readings, case, exact=False)
         arith = "float64"
-    ok = _matches(obj.get("lhs"), obj.get("lhs_exact"), trial.lhs, trial.lhs_exact, arith == "exact") and _matches(
-        obj.get("rhs"), obj.get("rhs_exact"), trial.rhs, trial.rhs_exact, arith == "exact")
-    return Recheck(cid, trial.violated, arith, trial.lhs, trial.rhs, ok, _message(cid, trial.violated, arith, trial.lhs, trial.rhs))
-
-
-def _message(cid: str, violated: bool, arith: str, lhs: float | None, rhs: float | None) -> str:
-    rel = CLAIMS[cid].relation
-    verdict = "still violated" if violated else "NOT violated"
-    return f"{cid}: {verdict} ({arith}): lhs = {lhs:.6g} {rel} rhs = {rhs:.6g} fails" if violated else (
-        f"{cid}: {verdict} ({arith}): lhs = {lhs if lhs is None else f'{lhs:.6g}'}, rhs = {rhs if rhs is None else f'{rhs:.6g}'}")
+    t = trials[key]
+    verdict = obj["verdict"]
+    still = t.ill_posed is not None if verdict == "ill-posed" else t.violated
+    if not trials[key].exact and arith == "exact":
+        arith = "float64"
+    sides = obj.get("sides", {}) or {}
+    matches = _same(sides.get("lhs_float"), t.lhs, sides.get("lhs"), t.lhs_exact, arith == "exact") and \
+        _same(sides.get("rhs_float"), t.rhs, sides.get("rhs"), t.rhs_exact, arith == "exact")
+    if verdict == "ill-posed":
+        msg = f"{claim.id} [{key}]: {'still ill-posed' if still else 'NOT ill-posed'} ({arith}): {t.ill_posed or t.note or 'well posed'}"
+    elif still:
+        msg = f"{claim.id} [{key}]: still violated ({arith}): lhs = {t.lhs:.6g} {claim.reading(key).statement.op} rhs = {t.rhs:.6g} fails"
+    else:
+        why = "hypotheses not met: " + ", ".join(t.failed) if not t.applicable else (
+            f"ill-posed: {t.ill_posed}" if t.ill_posed else f"lhs = {t.lhs}, rhs = {t.rhs}: the relation holds")
+        msg = f"{claim.id} [{key}]: NO LONGER violated ({arith}): {why}"
+    return Recheck(claim.id, key, verdict, bool(still), arith, t.lhs, t.rhs, matches, msg)
 
 
 def recheck_file(path: str | Path) -> Recheck:
