@@ -1103,7 +1103,7 @@ class LimitFamily:
             try:
                 value, regime, exact_limit, evidence = self._limit(case, aT, a0)
             except SkipCase as err:
-                out[r.key] = Outcome({k: _limit_value(v, False) for k, v in vals.items()}, False, skip=str(err))
+                out[r.key] = Outcome({k: _limit_value(v, True) for k, v in vals.items()}, True, skip=str(err))
                 continue
             vals[O.lim_min.name] = value
             vals = {k: _limit_value(v, exact_limit) for k, v in vals.items()}

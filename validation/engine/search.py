@@ -169,7 +169,7 @@ def evaluate_case(claim: Claim, readings: Sequence[Reading], case: Any, exact: b
             if o.skip is not None:  # the sides are not decided; a boundary of the statement may still be hit
                 values.update({s.name: math.nan for s in sp.sympify(rd.statement.lhs).free_symbols})
             try:
-                v = evaluate(rd.statement, values, exact=o.exact and o.skip is None, abs_error=o.abs_error)
+                v = evaluate(rd.statement, values, exact=o.exact, abs_error=o.abs_error)
             except ValueError as err:
                 raise SkipCase(f"not evaluable: {err}") from None
             if o.skip is not None and v.ill_posed is None:
