@@ -73,3 +73,34 @@ def test_bad_witness_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({**obj, "case": {**obj["case"], "scenario": {"problem": {}}}}))
     with pytest.raises(ValueError, match="cannot be rebuilt"):
         recheck_file(bad)
+
+
+DATA = Path(__file__).resolve().parent / "data"
+COMMITTED = sorted(DATA.glob("*.json"))
+"""Witnesses written by ``tests/validation/make_witness_data.py`` from a clean commit."""
+
+
+def test_committed_witnesses_exist() -> None:
+    assert {p.name for p in COMMITTED} >= {"theorem1_exponent_exact.json", "theorem1_accuracy_exact.json",
+                                           "corollary1_accuracy_float64.json", "remark2_fixed_step_exact.json",
+                                           "remark2_zeta_half_ill_posed.json"}
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
+def test_committed_witnesses_stay_what_they_claim(path: Path) -> None:
+    stored = json.loads(path.read_text())
+    res = recheck_file(path)
+    assert res.still, res.message
+    assert res.matches, "the recomputed sides differ from the stored ones"
+    assert res.arithmetic == stored["arithmetic"]
+    assert not str(stored["created"]["git_commit"]).endswith("-dirty")
+
+
+def test_committed_mechanisms() -> None:
+    exponent = json.loads((DATA / "theorem1_exponent_exact.json").read_text())
+    assert exponent["values"]["E_eps_T_sq"] == "0" and exponent["values"]["max_t_E_eps_t_sq"] == "0"  # exact gradients
+    assert exponent["mechanism"]["repaired_by"] == ["source exponent"]
+    accuracy = json.loads((DATA / "theorem1_accuracy_exact.json").read_text())
+    assert accuracy["mechanism"]["repaired_by"][0] == "max accuracy" and "source exponent" in accuracy["mechanism"]["still_violated_by"]
+    half = json.loads((DATA / "remark2_zeta_half_ill_posed.json").read_text())
+    assert half["verdict"] == "ill-posed" and half["boundary"].startswith("b(zeta) = 0") and half["values"]["zeta"] == "1/2"
