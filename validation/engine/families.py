@@ -68,6 +68,9 @@ T_CAP = 10_000_000
 SEARCH_STEPPING_MAX = 20_000
 """Largest horizon searched with a schedule evaluated step by step (power schedules)."""
 
+HORIZON_CAP = 2_000_000
+"""Largest prescribed horizon of a corollary case (longer prescriptions are skipped)."""
+
 EXACT_T_BY_DIM = {1: 3000, 2: 1000, 3: 400}
 """Largest horizon evaluated in exact rational arithmetic, by dimension of :math:`\\theta`."""
 
@@ -751,7 +754,7 @@ class HorizonFamily:
     )
 
     kind = "horizon"
-    cost = 3.0
+    cost = 4.0
     """Relative time a case of this family takes (the search shares its time limit by it)."""
 
     def axes(self) -> dict[str, tuple[Any, ...]]:
@@ -779,7 +782,7 @@ class HorizonFamily:
                            _available_source(sc, ch("source", ("prop2", "derived", "prop3"))), ch("factor", FACTORS),
                            regime=regime.name if regime else "")
         if sched.kind == "step":  # switch the error level exactly at the printed horizon, and look from there on
-            T = self._horizon(case, stmt)[0]
+            T = self._horizon(replace(case, scenario=_with_schedule(sc, Schedule("step", sched.sigma, after=sched.after, at=0))), stmt)[0]
             case = replace(case, scenario=_with_schedule(sc, Schedule("step", sched.sigma, after=sched.after, at=T)), T_from=T)
         return case
 
@@ -838,8 +841,8 @@ class HorizonFamily:
         T = T0
         while T < need(T):
             T *= 2
-            if T > T_CAP:
-                raise SkipCase(f"no horizon T <= {T_CAP} meets T >= kappa T_min")
+            if T > HORIZON_CAP:
+                raise SkipCase(f"no horizon T <= {HORIZON_CAP} meets T >= kappa T_min")
         lo, hi = max(T0, T // 2), T
         while hi - lo > 1:
             mid = (lo + hi) // 2

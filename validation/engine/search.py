@@ -64,6 +64,9 @@ SEVERITIES = (FALSE, ILL_POSED, NOT_APPLICABLE, HOLDS)
 NEAR_TIGHT = 1.0 - 1e-9
 """Cases whose float64 ratio reaches this are re-evaluated exactly (where the family allows)."""
 
+MIN_CASES = 3
+"""Cases every claim gets even past its time share (a claim is never reported untried for lack of time)."""
+
 GRID_SHARE, CLIMB_SHARE = 0.6, 0.2
 """Shares of the budget for the regime grid and for climbing; the rest is random."""
 
@@ -484,7 +487,9 @@ def search_claim(
     phases = {"regimes": 0, "climbing": 0, "random": 0}
 
     def room() -> bool:
-        return rec.res.tried < budget and time.perf_counter() < deadline and not rec.settled()
+        if rec.res.tried >= budget or rec.settled():
+            return False
+        return time.perf_counter() < deadline or rec.res.tried < min(MIN_CASES, budget)
 
     grid = _grid(claim, seed)
     grid_budget = int(budget * GRID_SHARE)

@@ -16,6 +16,8 @@ r"""Proof routes shared by several claims: facts used as premises, the descent r
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any, Sequence
 
 import sympy as sp
@@ -105,26 +107,13 @@ def match_entries(what: str, stated: Any, derived: Sequence[Any], op: type) -> l
     return steps
 
 
-def corollary_route(name: str, stmt: Statement, premise: P.Proof, premise_relation: Any, *, b: Any, c: Any, A: Any, B: Any,
-                    C: Any, E: Any, side: Sequence[P.Step] = (), domain: Any = None, notes: str = "") -> P.Proof:
-    r"""Prove a corollary ``min <= rhs`` from a theorem ``min <= 2(1 + LA\alpha^2)^T\delta_0/(b\alpha T) + LC\alpha/b + c/b``.
-
-    ``premise_relation`` is the theorem's relation in the corollary's symbols; ``E`` the target of the
-    prescriptions (:math:`\zeta\epsilon^2` for Corollary 1, :math:`\epsilon^2` for [18]'s corollary);
-    ``domain`` a substitution encoding a hypothesis (e.g. :math:`\zeta = 1/2 + \rho`) for the signs.
-    """
-    dom = dict(domain or {})
+@functools.lru_cache(maxsize=64)
+def _term_bounds(b: Any, A: Any, B: Any, C: Any, E: Any, domain: tuple) -> tuple[P.Proof, P.Proof]:
+    """The initial-gap and noise terms of a corollary route, bounded by sympy (a pure function: cached)."""
     L, d0, T, al = O.L, O.delta0, O.T, O.alpha
+    dom = dict(domain)
     pre = 12 * d0 * L / E
-    Tmin = stmt.prescriptions["T_min"]
-    alpha = stmt.prescriptions["alpha"]
     entries_T = [B / b, 12 * d0 * A / E, 2 * C / E]
-    entries_a = [1 / sp.sqrt(L * A * T), b / (L * B), E / (2 * L * C)]
-    Mx = [m for m in sp.sympify(Tmin).atoms(sp.Max)]
-    steps: list[P.Step] = list(side)
-    steps += match_entries("horizon", Tmin, entries_T, sp.Max)
-    steps.append(P.identity("horizon: the prefactor is 12 delta0 L/E", sp.sympify(Tmin) / Mx[0] if len(Mx) == 1 else Tmin, pre))
-    steps += match_entries("step", alpha, entries_a, sp.Min)
     u = sp.Symbol("u", nonnegative=True)
     r1, r2, r3 = sp.sqrt(L * A * T), L * B / b, 2 * L * C / E
     T1, T2, T3 = pre * entries_T[1], pre * entries_T[0], pre * entries_T[2]
@@ -154,6 +143,33 @@ def corollary_route(name: str, stmt: Statement, premise: P.Proof, premise_relati
         [P.identity("L C (E/(2 L C))/b = E/(2b)", L * C * (E / (2 * L * C)) / b, E / (2 * b)), P.premise("alpha <= each entry", MAX_MIN)],
         relation=sp.Le(L * C * al / b, E / (2 * b)),
     )
+    return bounds, noise
+
+
+def corollary_route(name: str, stmt: Statement, premise: P.Proof, premise_relation: Any, *, b: Any, c: Any, A: Any, B: Any,
+                    C: Any, E: Any, side: Sequence[P.Step] = (), domain: Any = None, notes: str = "") -> P.Proof:
+    r"""Prove a corollary ``min <= rhs`` from a theorem ``min <= 2(1 + LA\alpha^2)^T\delta_0/(b\alpha T) + LC\alpha/b + c/b``.
+
+    ``premise_relation`` is the theorem's relation in the corollary's symbols; ``E`` the target of the
+    prescriptions (:math:`\zeta\epsilon^2` for Corollary 1, :math:`\epsilon^2` for [18]'s corollary);
+    ``domain`` a substitution encoding a hypothesis (e.g. :math:`\zeta = 1/2 + \rho`) for the signs.
+    """
+    dom = dict(domain or {})
+    L, d0, T, al = O.L, O.delta0, O.T, O.alpha
+    pre = 12 * d0 * L / E
+    Tmin = stmt.prescriptions["T_min"]
+    alpha = stmt.prescriptions["alpha"]
+    entries_T = [B / b, 12 * d0 * A / E, 2 * C / E]
+    entries_a = [1 / sp.sqrt(L * A * T), b / (L * B), E / (2 * L * C)]
+    Mx = [m for m in sp.sympify(Tmin).atoms(sp.Max)]
+    steps: list[P.Step] = list(side)
+    steps += match_entries("horizon", Tmin, entries_T, sp.Max)
+    steps.append(P.identity("horizon: the prefactor is 12 delta0 L/E", sp.sympify(Tmin) / Mx[0] if len(Mx) == 1 else Tmin, pre))
+    steps += match_entries("step", alpha, entries_a, sp.Min)
+    Eg = sp.Symbol("E", positive=True)  # the bounds are the same computation for every target E > 0: derive once
+    bounds, noise = _term_bounds(b, A, B, C, Eg, tuple(sorted(dom.items(), key=str)))
+    bounds = dataclasses.replace(bounds, relation=bounds.relation.xreplace({Eg: E}))
+    noise = dataclasses.replace(noise, relation=noise.relation.xreplace({Eg: E}))
     terms = [
         P.Term(sp.sympify(premise_relation.rhs) - sp.sympify(premise_relation.lhs), 1, premise, "the theorem the corollary applies"),
         P.Term(bounds.gap(), 1, bounds, "the initial-gap term is at most e E/(6b)", part=True),
