@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FigureSpec", "witness_figure", "limit_figure", "overview_figure", "render_markdown", "PLOT_T_MAX"]
 
-PLOT_T_MAX = 1_000_000
+PLOT_T_MAX = 100_000
 """Largest horizon drawn in the bound-versus-observed figures."""
 
 VERDICT_TEXT = {FALSE: "**false as stated**", ILL_POSED: "**ill-posed at a boundary**", NOT_APPLICABLE: "not applicable",

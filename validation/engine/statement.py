@@ -22,6 +22,7 @@ vanished or diverged), both sides, holds or not, the ratio and the margin.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from dataclasses import dataclass, field, replace
@@ -153,10 +154,8 @@ def _named_constants(e: Any) -> Any:
     return e
 
 
-def latex(expr: Any, *, named: bool = True) -> str:
-    """LaTeX of an expression, with the observables written as the paper writes them and, when ``named``,
-    :math:`b(\\zeta)`, :math:`\\tilde A(\\eta)`, :math:`\\tilde B(\\eta)` by name (see :data:`CONSTANTS_NOTE`)."""
-    e = sp.sympify(expr)
+@functools.lru_cache(maxsize=512)
+def _latex_cached(e: Any, named: bool) -> str:
     if named:
         e = _named_constants(e)
     names = {s: _TEX[s.name] for s in e.free_symbols if s.name in _TEX}
@@ -164,6 +163,12 @@ def latex(expr: Any, *, named: bool = True) -> str:
         return sp.latex(e, symbol_names=names)
     except Exception:  # noqa: BLE001 - a printing corner of sympy must not break a report
         return str(e)
+
+
+def latex(expr: Any, *, named: bool = True) -> str:
+    """LaTeX of an expression, with the observables written as the paper writes them and, when ``named``,
+    :math:`b(\\zeta)`, :math:`\\tilde A(\\eta)`, :math:`\\tilde B(\\eta)` by name (see :data:`CONSTANTS_NOTE`)."""
+    return _latex_cached(sp.sympify(expr), named)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .claims import CLAIMS, select_claims
 from .io import create_run_directory, git_commit, write_json_atomic, write_text_atomic
 from .report import FigureSpec, limit_figure, overview_figure, render_markdown, witness_figure
 from .search import FALSE, ClaimResult, search_claim
-from .statement import proof_cache
+from .statement import PRINTED, proof_cache
 from .witness import EXIT_GONE, EXIT_MALFORMED, EXIT_STILL, recheck_file, save_witness, witness_json
 
 logger = logging.getLogger(__name__)
@@ -171,19 +171,28 @@ def verify(
                 witnesses[(res.claim_id, rr.key, mech)] = path
     figs: dict[str, FigureSpec] = {}
     if figures:
+        jobs: list[tuple[str, Any]] = []
+        for res in results:  # the mechanisms of the printed statements first, then the other violated readings
+            for mech, t in res.printed.witnesses.items():
+                jobs.append((f"{res.claim_id}|{PRINTED}|{mech}", t))
         for res in results:
+            jobs.append((f"{res.claim_id}|limit", res))
+            for rr in res.readings[1:]:
+                for mech, t in rr.witnesses.items():
+                    jobs.append((f"{res.claim_id}|{rr.key}|{mech}", t))
+        for key, item in jobs:
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 logger.warning("time limit reached: remaining figures left out")
                 break
-            for rr in res.readings:
-                for mech, t in rr.witnesses.items():
-                    name = f"{res.claim_id}--{_slug(rr.key)}" + (f"--{_slug(mech)}" if mech else "") + ".png"
-                    spec = witness_figure(res.claim_id, t, out / "figures" / name)
-                    if spec is not None:
-                        figs[f"{res.claim_id}|{rr.key}|{mech}"] = spec
-            spec = limit_figure(res, out / "figures" / f"{res.claim_id}--limit.png")
+            cid, _, rest = key.partition("|")
+            if rest == "limit":
+                spec = limit_figure(item, out / "figures" / f"{cid}--limit.png")
+            else:
+                rkey, _, mech = rest.partition("|")
+                name = f"{cid}--{_slug(rkey)}" + (f"--{_slug(mech)}" if mech else "") + ".png"
+                spec = witness_figure(cid, item, out / "figures" / name)
             if spec is not None:
-                figs[f"{res.claim_id}|limit"] = spec
+                figs[key] = spec
         ov = overview_figure(results, out / "figures" / "overview.png")
         if ov is not None:
             figs["overview"] = ov
