@@ -222,6 +222,10 @@ def render_markdown(
         "",
         EXPLAIN,
         "",
+    ]
+    if config.get("figures_left_out"):
+        lines += [f"The time limit left {config['figures_left_out']} witness figures out (a larger --time-limit draws them).", ""]
+    lines += [
         "| claim | reading | verdict | worst ratio | cases (applicable) | proof | witness |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -269,6 +273,10 @@ def render_markdown(
             lines.append(f"{rr.tried} cases, {rr.applicable} met the hypotheses, {rr.exact_checked} decided exactly"
                          + (f", {rr.violations} violations" if rr.violations else "")
                          + (f", {rr.ill_posed_count} at a boundary" if rr.ill_posed_count else "") + ".")
+            if rr.key == PRINTED and len(rr.regimes) > 1:
+                parts = [f"{name}: {n} cases" + (f", worst ratio {w:.4g}" if w is not None else "") + (f", {v} violations" if v else "")
+                         for name, (n, v, w) in sorted(rr.regimes.items())]
+                lines.append("By regime (each makes one term dominate): " + "; ".join(parts) + ".")
             if rr.failed_hypotheses and rr.severity in (NOT_APPLICABLE, ILL_POSED):
                 top = sorted(rr.failed_hypotheses.items(), key=lambda kv: -kv[1])[:3]
                 lines.append("Hypotheses that failed: " + "; ".join(f"{k} ({v})" for k, v in top) + ".")

@@ -191,7 +191,8 @@ def evaluate_case(claim: Claim, readings: Sequence[Reading], case: Any, exact: b
 
 @dataclass
 class ReadingResult:
-    """What the search found for one reading of a claim."""
+    """What the search found for one reading of a claim (``regimes``: applicable cases, violations and worst
+    ratio per regime of the family, i.e. per term of the bound made to dominate)."""
 
     key: str
     label: str
@@ -208,6 +209,7 @@ class ReadingResult:
     witnesses: dict[str, Trial] = field(default_factory=dict)
     ill_posed: Trial | None = None
     failed_hypotheses: dict[str, int] = field(default_factory=dict)
+    regimes: dict[str, list] = field(default_factory=dict)
     severity: str = NOT_APPLICABLE
     proof: Any = None
 
@@ -233,6 +235,7 @@ class ReadingResult:
             "witnesses": {k or "-": t.to_json() for k, t in self.witnesses.items()},
             "ill_posed": None if self.ill_posed is None else self.ill_posed.to_json(),
             "failed_hypotheses": dict(self.failed_hypotheses), "proof": proof,
+            "regimes": {k: {"applicable": v[0], "violations": v[1], "worst_ratio": _jsonable(v[2])} for k, v in self.regimes.items()},
         }
 
 
@@ -382,6 +385,11 @@ class _Recorder:
                 rr.ill_posed = t
             return
         rr.applicable += 1
+        reg = rr.regimes.setdefault(t.regime or "-", [0, 0, None])
+        reg[0] += 1
+        reg[1] += int(t.violated)
+        if t.ratio is not None and math.isfinite(t.ratio) and (reg[2] is None or t.ratio > reg[2]):
+            reg[2] = t.ratio
         if t.ratio is not None and math.isfinite(t.ratio):
             if rr.worst_ratio is None or t.ratio > rr.worst_ratio:
                 rr.worst_ratio, rr.worst = t.ratio, t

@@ -54,7 +54,7 @@ DEFAULT_TIME_LIMIT = 480.0
 QUICK_BUDGET = 40
 """Cases per claim of ``isgd verify --quick`` and of :func:`quick_verification`."""
 
-QUICK_TIME_LIMIT = 40.0
+QUICK_TIME_LIMIT = 35.0
 """Seconds for the whole of ``isgd verify --quick`` (after the interpreter has started)."""
 
 REPORT_RESERVE = 4.0
@@ -170,6 +170,7 @@ def verify(
                 save_witness(path, witness_json(t, seed=seed, commit=commit))
                 witnesses[(res.claim_id, rr.key, mech)] = path
     figs: dict[str, FigureSpec] = {}
+    skipped_figures = 0
     if figures:
         jobs: list[tuple[str, Any]] = []
         for res in results:  # the mechanisms of the printed statements first, then the other violated readings
@@ -180,9 +181,10 @@ def verify(
             for rr in res.readings[1:]:
                 for mech, t in rr.witnesses.items():
                     jobs.append((f"{res.claim_id}|{rr.key}|{mech}", t))
-        for key, item in jobs:
+        for n, (key, item) in enumerate(jobs):
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
-                logger.warning("time limit reached: remaining figures left out")
+                logger.warning("time limit reached: %d of %d figures left out", len(jobs) - n, len(jobs))
+                skipped_figures = len(jobs) - n
                 break
             cid, _, rest = key.partition("|")
             if rest == "limit":
@@ -198,7 +200,7 @@ def verify(
             figs["overview"] = ov
     seconds = time.perf_counter() - t0
     cfg = dict(config or {})
-    cfg.update(budget=budget, time_limit=time_limit, seed=seed, claims=list(claim_ids))
+    cfg.update(budget=budget, time_limit=time_limit, seed=seed, claims=list(claim_ids), figures_left_out=skipped_figures)
     own_md = render_markdown(results, figures=figs, witnesses=witnesses, link_root=out, config=cfg, seconds=seconds)
     report_path = write_text_atomic(out / "report.md", own_md)
     write_json_atomic(out / "results.json", {"config": cfg, "seconds": seconds, "results": [r.to_json() for r in results]})
