@@ -748,7 +748,8 @@ class HorizonFamily:
     etas: tuple[Fraction, ...] | None = ETAS
     regimes: tuple[Regime, ...] = (
         Regime("accuracy at the horizon", "large errors before the horizon, a small error at t = T (the printed index)",
-               {"schedule": ("step",), "after": (HALF, Fraction(1, 4), Fraction(1, 10)), "start": ("biased",)}),
+               {"schedule": ("step",), "after": (HALF, Fraction(1, 4)), "start": ("biased",), "scale": (Fraction(2), Fraction(1)),
+                "factor": (Fraction(1),)}),
         Regime("constant accuracy", "the accuracy is the same at every iterate", {"schedule": ("constant",)}),
         Regime("decreasing accuracy", "errors decreasing geometrically or like a power of t", {"schedule": ("geometric", "power")}),
     )

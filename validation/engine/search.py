@@ -65,7 +65,7 @@ NEAR_TIGHT = 1.0 - 1e-9
 """Cases whose float64 ratio reaches this are re-evaluated exactly (where the family allows)."""
 
 MIN_CASES = 3
-"""Cases every claim gets even past its time share (a claim is never reported untried for lack of time)."""
+"""Evaluated cases every claim gets even past its time share (a claim is never reported untried for lack of time)."""
 
 GRID_SHARE, CLIMB_SHARE = 0.6, 0.2
 """Shares of the budget for the regime grid and for climbing; the rest is random."""
@@ -497,7 +497,8 @@ def search_claim(
     def room() -> bool:
         if rec.res.tried >= budget or rec.settled():
             return False
-        return time.perf_counter() < deadline or rec.res.tried < min(MIN_CASES, budget)
+        evaluated = rec.res.tried - rec.res.skipped
+        return time.perf_counter() < deadline or (evaluated < min(MIN_CASES, budget) and rec.res.tried < 4 * MIN_CASES)
 
     grid = _grid(claim, seed)
     grid_budget = int(budget * GRID_SHARE)
