@@ -36,7 +36,7 @@ from theory.instances import OracleInstance
 from . import describe as dsc
 from . import rational as rq
 from .bilevel_quadratic import ErrorBoundCase
-from .statement import O, Reading, Statement, _exact, _numeric
+from .statement import O, Reading, Statement, _exact, _numeric, substitute
 from .exact import EXACT_VARYING_MAX, FULL_SEQUENCE_MAX, AffineBias, MomentEngine, Schedule, support_of
 from .problems import BIAS_KINDS, LAW_KINDS, Picker, Scenario, _rotation, make_scenario
 from .quadratic_abc import lemma1_constants, minimal_C, minimal_c, quadratic_forms
@@ -715,11 +715,13 @@ class HorizonCase:
     target: Fraction | None = None
     regime: str = ""
     T_from: int = 1
+    A: Fraction | None = None
+    B: Fraction | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"family": "horizon", "scenario": self.scenario.to_json(), "zeta": _fr_json(self.zeta), "eta": _fr_json(self.eta),
                 "source": self.source, "factor": _fr_json(self.factor), "target": _fr_json(self.target), "regime": self.regime,
-                "T_from": int(self.T_from)}
+                "T_from": int(self.T_from), "A": _fr_json(self.A), "B": _fr_json(self.B)}
 
 
 _ACCURACIES = (O.eps2_T, O.eps2_max, O.eps2_avg, O.target)
@@ -749,7 +751,7 @@ class HorizonFamily:
     regimes: tuple[Regime, ...] = (
         Regime("accuracy at the horizon", "large errors before the horizon, a small error at t = T (the printed index)",
                {"schedule": ("step",), "after": (HALF, Fraction(1, 4)), "start": ("biased",), "scale": (Fraction(2), Fraction(1)),
-                "factor": (Fraction(1),)}),
+                "factor": (Fraction(1),), "source": ("fitted", "derived"), "fitA": (Fraction(0),), "m": (1, 2), "d": (1,)}),
         Regime("constant accuracy", "the accuracy is the same at every iterate", {"schedule": ("constant",)}),
         Regime("decreasing accuracy", "errors decreasing geometrically or like a power of t", {"schedule": ("geometric", "power")}),
     )
@@ -779,9 +781,9 @@ class HorizonFamily:
             sc = _restart(sc, sc.problem.minimizer() + np.array([pk.small() / 4 for _ in range(sc.problem.d)], dtype=object))
         elif start == "biased":
             sc = _biased_start(sc)
-        case = HorizonCase(sc, ch("zeta", self.zetas), ch("eta", self.etas),
-                           _available_source(sc, ch("source", ("prop2", "derived", "prop3"))), ch("factor", FACTORS),
-                           regime=regime.name if regime else "")
+        source, A, B = _pick_source(ch, sc, ("prop2", "derived", "prop3"))
+        case = HorizonCase(sc, ch("zeta", self.zetas), ch("eta", self.etas), source, ch("factor", FACTORS),
+                           regime=regime.name if regime else "", A=A, B=B)
         if sched.kind == "step":  # switch the error level exactly at the printed horizon, and look from there on
             T = self._horizon(replace(case, scenario=_with_schedule(sc, Schedule("step", sched.sigma, after=sched.after, at=0))), stmt)[0]
             case = replace(case, scenario=_with_schedule(sc, Schedule("step", sched.sigma, after=sched.after, at=T)), T_from=T)
@@ -789,25 +791,38 @@ class HorizonFamily:
 
     def from_json(self, obj: Mapping[str, Any]) -> HorizonCase:
         return HorizonCase(Scenario.from_json(obj["scenario"]), _fr(obj, "zeta"), _fr(obj, "eta"), obj.get("source", "prop2"),
-                           _fr(obj, "factor") or Fraction(1), _fr(obj, "target"), obj.get("regime", ""), int(obj.get("T_from", 1)))
+                           _fr(obj, "factor") or Fraction(1), _fr(obj, "target"), obj.get("regime", ""), int(obj.get("T_from", 1)),
+                           _fr(obj, "A"), _fr(obj, "B"))
 
-    def _constants(self, case: HorizonCase) -> dict[str, float]:
+    def _exact_constants(self, case: HorizonCase) -> dict[str, Fraction]:
         sc = case.scenario
         pr = sc.problem
-        A, B, C = _lemma1(sc, case.source, None, None)
-        vals = {O.L.name: float(pr.lipschitz()), O.delta0.name: float(pr.value(sc.theta0) - pr.f_inf()),
-                O.A.name: float(A), O.B.name: float(B), O.C.name: float(C)}
+        A, B, C = _lemma1(sc, case.source, case.A, case.B)
+        vals = {O.L.name: pr.lipschitz(), O.delta0.name: pr.value(sc.theta0) - pr.f_inf(), O.A.name: A, O.B.name: B, O.C.name: C}
         if case.zeta is not None:
-            vals[O.zeta.name] = float(case.zeta)
+            vals[O.zeta.name] = case.zeta
         if case.eta is not None:
-            vals[O.eta.name] = float(case.eta)
+            vals[O.eta.name] = case.eta
         if self.exact_gradients:
             g0 = pr.grad(sc.theta0)
-            target = float(case.target) * float(g0.dot(g0))
+            target = case.target * g0.dot(g0)
             if not target > 0:
                 raise SkipCase("the target accuracy must be > 0 (grad f(theta0) = 0)")
             vals[O.target.name] = target
         return vals
+
+    def _constants(self, case: HorizonCase) -> dict[str, float]:
+        return {k: float(v) for k, v in self._exact_constants(case).items()}
+
+    def _exact_accuracy(self, case: HorizonCase, sym: Any, T: int, vals: Mapping[str, Any]) -> Fraction:
+        if sym == O.target:
+            return vals[O.target.name]
+        level = _error_level(case.scenario)
+        sched = case.scenario.bias.schedule
+        if sym == O.eps2_T:
+            return level * sched.value(T, exact=True) ** 2
+        sq = [sched.value(t, exact=True) ** 2 for t in range(T)]
+        return level * (max(sq) if sym == O.eps2_max else sum(sq, Fraction(0)) / T)
 
     def _accuracy(self, case: HorizonCase, sym: Any, T: int, vals: Mapping[str, float]) -> float:
         if sym == O.target:
@@ -856,11 +871,11 @@ class HorizonFamily:
         return T, vals
 
     def evaluate(self, case: HorizonCase, readings: Sequence[Reading], exact: bool) -> dict[str, Outcome]:
-        if exact:
-            raise SkipCase("prescribed steps are irrational (1/sqrt(L A T)): corollary cases are decided in float64")
         sc = case.scenario
         if not sc.bias.theta_independent:
             raise SkipCase("prescribed horizons need theta-independent errors (E[eps_t^2] known before the run)")
+        if exact:
+            return self._evaluate_exact(case, readings)
         runs: dict[tuple[float, int], Any] = {}
         out: dict[str, Outcome] = {}
         for r in readings:
@@ -879,6 +894,44 @@ class HorizonFamily:
             vals.update({O.min_grad_sq.name: float(summ.min_grad_sq), O.eps2_T.name: float(summ.eps2_T),
                          O.eps2_max.name: float(summ.eps2_max), O.eps2_avg.name: float(summ.eps2_sum) / T})
             out[r.key] = Outcome(vals, False, float(summ.abs_error), f"T = {T}, alpha = {alpha:.6g}")
+        return out
+
+    def _evaluate_exact(self, case: HorizonCase, readings: Sequence[Reading]) -> dict[str, Outcome]:
+        r"""Exact rationals when every prescribed step is rational (e.g. :math:`A = 0`, so :math:`1/\sqrt{LAT}` is inactive)
+        and every horizon is short enough for exact moments."""
+        sc = case.scenario
+        base = self._exact_constants(case)
+        runs: dict[tuple[Fraction, int], Any] = {}
+        out: dict[str, Outcome] = {}
+        for r in readings:
+            st = r.statement
+            sym = _accuracy_symbol(st)
+            T = self._horizon(case, st)[0]
+            for _ in range(3):  # the float search may sit one step below the exact threshold
+                vals = dict(base)
+                vals[sym.name] = self._exact_accuracy(case, sym, T, vals) if T <= EXACT_T_BY_DIM[sc.problem.d] else None
+                if vals[sym.name] is None:
+                    raise SkipCase(f"the prescribed horizon T = {T} is too long for exact moments")
+                vals[O.T.name] = Fraction(T)
+                need = _exact(case.factor * sp.sympify(st.prescriptions["T_min"]), vals)
+                if not need.is_finite:
+                    raise SkipCase("the prescribed horizon is infinite")
+                if T >= need:
+                    break
+                T += 1
+            alpha = _exact(st.prescriptions["alpha"], vals)
+            if not (alpha.is_Rational and alpha > 0):
+                raise SkipCase(f"the prescribed step {alpha} is not a positive rational: decided in float64")
+            alpha = rq.F(alpha)
+            vals[O.alpha.name] = alpha
+            key = (alpha, T)
+            if key not in runs:
+                bias = AffineBias.zero(sc.problem.d) if self.exact_gradients else sc.bias
+                runs[key] = _run(sc, bias, alpha, T, True)
+            summ = runs[key]
+            vals.update({O.min_grad_sq.name: summ.min_grad_sq, O.eps2_T.name: summ.eps2_T, O.eps2_max.name: summ.eps2_max,
+                         O.eps2_avg.name: summ.eps2_sum / T})
+            out[r.key] = Outcome(vals, True, 0.0, f"T = {T}, alpha = {alpha}")
         return out
 
     def neighbours(self, case: HorizonCase) -> list[HorizonCase]:
@@ -954,26 +1007,7 @@ def _eps_of_T(case: LimitCase) -> Any:
     return level * sig**2
 
 
-def _subst(expr: Any, sub: Mapping[Any, Any]) -> Any:
-    """``expr.xreplace(sub)`` where a Min entry that became infinite (a positive number over 0) is dropped
-    and an undefined entry (0/0) makes the whole expression undefined (``nan``)."""
-    e = sp.sympify(expr)
-    if e.is_Atom or not e.has(sp.Min, sp.Max):
-        out = e.xreplace(dict(sub))
-        return sp.nan if out.has(sp.nan) else out
-    if isinstance(e, (sp.Min, sp.Max)):
-        args = [_subst(a, sub) for a in e.args]
-        if any(a.has(sp.nan) for a in args):
-            return sp.nan
-        inf = [a for a in args if a in (sp.zoo, sp.oo)]
-        if isinstance(e, sp.Min):
-            rest = [a for a in args if a not in (sp.zoo, sp.oo)]
-            return sp.Min(*rest) if rest else sp.oo
-        return sp.oo if inf else sp.Max(*args)
-    args = [_subst(a, sub) for a in e.args]
-    if any(a.has(sp.nan) for a in args):
-        return sp.nan
-    return e.func(*args)
+_subst = substitute
 
 
 def _limit(expr: Any) -> Any:

@@ -55,6 +55,7 @@ __all__ = [
     "needed",
     "OBSERVABLE_TEXT",
     "latex",
+    "substitute",
 ]
 
 PRINTED = "as printed"
@@ -435,10 +436,30 @@ def _as_sympy(v: Any) -> Any:
     return sp.sympify(v)
 
 
+def substitute(expr: Any, sub: Mapping[Any, Any]) -> Any:
+    """``expr.xreplace(sub)`` where a Min entry that became infinite (a positive number over 0) is dropped,
+    a Max with an infinite entry is infinite, and an undefined entry (0/0) makes the result ``nan``."""
+    e = sp.sympify(expr)
+    if e.is_Atom or not e.has(sp.Min, sp.Max):
+        out = sp.sympify(e.xreplace({k: sp.sympify(v) for k, v in dict(sub).items()}))
+        return sp.nan if out.has(sp.nan) else out
+    if isinstance(e, (sp.Min, sp.Max)):
+        args = [substitute(a, sub) for a in e.args]
+        if any(a.has(sp.nan) for a in args):
+            return sp.nan
+        finite = [a for a in args if a not in (sp.zoo, sp.oo)]
+        if isinstance(e, sp.Min):
+            return sp.Min(*finite) if finite else sp.oo
+        return sp.oo if len(finite) < len(args) else sp.Max(*args)
+    args = [substitute(a, sub) for a in e.args]
+    if any(a.has(sp.nan) for a in args):
+        return sp.nan
+    return e.func(*args)
+
+
 def _exact(expr: Any, values: Mapping[str, Any]) -> Any:
     e = sp.sympify(expr)
-    sub = {s: _as_sympy(values[s.name]) for s in e.free_symbols}
-    return e.xreplace(sub)
+    return substitute(e, {s: _as_sympy(values[s.name]) for s in e.free_symbols})
 
 
 def _missing(stmt_names: set[str], values: Mapping[str, Any]) -> list[str]:
