@@ -177,7 +177,9 @@ def _proof_lines(rr: ReadingResult) -> list[str]:
     if pr is None:
         return ["Proof: none encoded."]
     out = [f"Proof ({pr.status})."]
-    cited = [f"{p.name} ({p.status})" for p in pr.cited() if not p.is_assumption]
+    cited = [f"{s.premise.name} ({s.premise.status})" for s in pr.steps
+             if s.kind == "premise" and s.premise is not None and not s.premise.is_assumption]
+    cited = list(dict.fromkeys(cited))
     if cited:
         out[-1] += " Cites: " + ", ".join(cited) + "."
     bad = [s for s in pr.steps if s.verdict is not True]
