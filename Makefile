@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all venv clean bench
+.PHONY: demo test test-all venv clean bench wheel
 
 venv: $(STAMP)
 
@@ -29,5 +29,9 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/isgd bench core
 
+# The installable wheel in dist/ (pip install dist/isgd_toolkit-*.whl; extras: [dist], [test]).
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

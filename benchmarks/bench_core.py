@@ -24,7 +24,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from common import interleaved, save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) from a source checkout
+    import sys
+    from pathlib import Path as _Path
+
+    sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+from benchmarks.common import interleaved, save_result
 
 
 from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements, psnr

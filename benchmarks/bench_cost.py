@@ -17,7 +17,12 @@ import io
 import logging
 from pathlib import Path
 
-from common import ROOT, save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) from a source checkout
+    import sys
+    from pathlib import Path as _Path
+
+    sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, save_result
 
 from bilevel.io import write_bytes_atomic
 
@@ -44,7 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-every", type=int, default=1500)
     ap.add_argument("--target", type=float, default=26.0, help="training PSNR to reach, dB")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cost.json"))
+    ap.add_argument("--out", default=str(RESULTS / "cost.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)

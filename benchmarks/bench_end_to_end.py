@@ -14,7 +14,12 @@ from pathlib import Path
 
 import torch
 
-from common import ROOT, portable_path, save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) from a source checkout
+    import sys
+    from pathlib import Path as _Path
+
+    sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, portable_path, save_result, shared_data
 
 from bilevel.train import TrainConfig, train
 
@@ -23,7 +28,7 @@ log = logging.getLogger("bench_end_to_end")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "CBSD68"))
+    ap.add_argument("--data", default=shared_data("CBSD68"))
     ap.add_argument("--count", type=int, default=1024)
     ap.add_argument("--budget", type=int, default=300000)
     ap.add_argument("--methods", nargs="+", default=["isgd", "maid"], choices=["isgd", "maid", "igd"])
@@ -37,13 +42,13 @@ def main(argv=None) -> int:
     available = load_crops(args.data, 96, None).shape[0]
     count = min(args.count, available)
     results = {}
-    runs = (Path(args.out).resolve().parent if args.out else ROOT / "benchmarks" / "results") / "runs"
+    runs = (Path(args.out).resolve().parent if args.out else RESULTS) / "runs"
     for method in args.methods:
         changes = {"isgd": dict(step="inverse_sqrt", alpha0=1e-3, batch_size=32),
                    "maid": dict(alpha0=1e-3, eps0=1e-1), "igd": dict(alpha0=3e-4)}[method]
         cfg = TrainConfig(task="denoising", method=method, data=args.data, test_data=None, train_count=count,
                           test_count=None, budget=args.budget, eval_every=args.budget, checkpoint_every=10**6,
-                          chunk_size=args.chunk_size, device=args.device, progress=True, **changes)
+                          chunk_size=args.chunk_size, device=args.device, **changes)
         res = train(cfg, runs / f"end-to-end-{method}", resume=True)
         results[method] = {k: res.summary[k] for k in ("iterations", "computations", "algorithm_wall_time",
                                                           "session_seconds", "peak_memory_bytes", "device", "stop_reason")}

@@ -22,7 +22,12 @@ from pathlib import Path
 
 import torch
 
-from common import ROOT, portable_path, save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) from a source checkout
+    import sys
+    from pathlib import Path as _Path
+
+    sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, portable_path, save_result, shared_data
 
 
 from bilevel.data import DENOISING_SIGMA, make_measurements, psnr
@@ -85,9 +90,9 @@ def tune_tv(y, x_star, dtype, lo=1e-3, hi=1.0, iters=14) -> tuple[float, float, 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train-data", default=str(ROOT.parent / "shared" / "data" / "CBSD68"),
+    ap.add_argument("--train-data", default=shared_data("CBSD68"),
                     help="training photographs (folder; default: ../shared/data/CBSD68)")
-    ap.add_argument("--test-data", default=str(ROOT.parent / "shared" / "data" / "McMaster"),
+    ap.add_argument("--test-data", default=shared_data("McMaster"),
                     help="test photographs (folder; default: ../shared/data/McMaster)")
     ap.add_argument("--train-count", type=int, default=512)
     ap.add_argument("--test-count", type=int, default=64)
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--init-scale", type=float, default=0.02, help="FoE initial scale (isgd train's default 0.02)")
     ap.add_argument("--init-nu", type=float, default=0.05, help="FoE initial smoothing (isgd train's default 0.05)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality.json"))
+    ap.add_argument("--out", default=str(RESULTS / "quality.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dtype = torch.float32

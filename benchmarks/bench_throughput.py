@@ -19,7 +19,12 @@ import time
 
 import torch
 
-from common import foe_work, interleaved, measured_peaks, roofline, save_result, synchronize
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) from a source checkout
+    import sys
+    from pathlib import Path as _Path
+
+    sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+from benchmarks.common import foe_work, interleaved, measured_peaks, roofline, save_result, synchronize
 
 from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements
 from bilevel.foe import FieldOfExperts

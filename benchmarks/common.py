@@ -9,16 +9,31 @@ from __future__ import annotations
 import logging
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+
+def _source_checkout() -> Path | None:
+    """The repository this package lies in (a source checkout or an editable install), else ``None``
+    (an installed wheel: then nothing is read or written next to the installed package)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "setup.cfg").exists() and (root / "benchmarks" / "common.py").exists() else None
+
+
+#: The repository root of a source checkout; the current directory for an installed package.
+ROOT = _source_checkout() or Path.cwd()
+#: Where results go by default: the committed ``benchmarks/results/`` of a checkout, else
+#: ``benchmarks/results/`` under the current directory.
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def shared_data(name: str) -> str:
+    """Default location of a real photograph collection: ``../shared/data/<name>`` next to the
+    repository (of the current directory for an installed package)."""
+    return str(ROOT.parent / "shared" / "data" / name)
 
 
 def portable_path(path: str) -> str:
@@ -40,7 +55,7 @@ def save_result(result: dict, out: str | os.PathLike | None, default_name: str) 
     from bilevel.io import write_json_atomic
     from bilevel.rundir import git_commit, machine_description, package_versions
 
-    path = Path(out) if out else ROOT / "benchmarks" / "results" / default_name
+    path = Path(out) if out else RESULTS / default_name
     write_json_atomic(path, {**result, "machine": machine_description(), "versions": package_versions(),
                              "git_commit": git_commit()})
     logging.getLogger("benchmarks").info("written %s", path)

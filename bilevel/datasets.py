@@ -101,8 +101,8 @@ def _check_mode(mode: str, path: Path, allow_gray: bool, convert: bool) -> None:
         if allow_gray or convert:
             return
         raise ValueError(
-            f"{path} is a grayscale image (Pillow mode {mode}), not an RGB image; convert it to RGB or remove "
-            "it from the folder (allow_gray=True replicates the grey channel instead)"
+            f"{path} is a grayscale image (Pillow mode {mode}), not an RGB image; convert it to RGB, remove "
+            "it from the folder, or pass --allow-gray (allow_gray=True in Python) to replicate the grey channel"
         )
     if mode in _CONVERTIBLE_MODES:
         if convert:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .io import atomic_path
 
 
 def pyplot():
@@ -22,17 +23,37 @@ def pyplot():
 def save_figure(fig, path: str | os.PathLike, dpi: int = 130) -> Path:
     """Save to a temporary file in the target folder, then rename (never a half-written PNG)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         pyplot().close(fig)
     return path
+
+
+def loss_axis(ax, values: np.ndarray, axis: str = "y") -> None:
+    """A readable axis for positive values (losses): logarithmic with decade labels when they span
+    more than a decade, else linear with a few plain labels (a log axis over less than a decade
+    labels its minor ticks, e.g. ``9x10^1`` next to ``10^2``, and the labels overlap)."""
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    which = ax.yaxis if axis == "y" else ax.xaxis
+    if v.size and v.max() / v.min() > 10.0:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+        which.set_major_locator(LogLocator(base=10.0, numticks=8))
+        which.set_minor_formatter(NullFormatter())
+    else:
+        which.set_major_locator(MaxNLocator(nbins=6))
+
+
+def computations_axis(ax) -> None:
+    """At most six labels on a computations axis, in scientific notation from 1e6 on."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 5), useMathText=True)
 
 
 def _col(rows: Sequence[dict], key: str) -> np.ndarray:
@@ -45,12 +66,19 @@ def plot_training_curves(runs: dict[str, dict], path: str | os.PathLike, title: 
 
     ``runs`` maps a label to ``{"records": [...], "evaluations": [...]}``.
     """
+    return save_figure(training_curves_figure(runs, title), path)
+
+
+def training_curves_figure(runs: dict[str, dict], title: str = ""):
+    """The figure of :func:`plot_training_curves` (not saved)."""
     plt = pyplot()
     fig, (ax_l, ax_p) = plt.subplots(1, 2, figsize=(11, 4))
+    losses = []
     for i, (label, data) in enumerate(runs.items()):
         color = f"C{i}"
         rec = data["records"]
         if rec:
+            losses.append(_col(rec, "batch_loss"))
             marker = "o" if len(rec) < 30 else None
             ax_l.plot(_col(rec, "computations"), _col(rec, "batch_loss"), color=color, lw=1, alpha=0.85, label=label,
                       marker=marker, ms=3)
@@ -62,16 +90,17 @@ def plot_training_curves(runs: dict[str, dict], path: str | os.PathLike, title: 
                 ax_p.plot(c, _col(ev, "test_psnr"), "--s", color=color, ms=3, label=f"{label} (test)")
     ax_l.set_xlabel("computations (lower-level + CG iterations)")
     ax_l.set_ylabel("loss per iteration")
-    ax_l.set_yscale("log")
+    loss_axis(ax_l, np.concatenate(losses) if losses else np.zeros(0))
     ax_l.legend(fontsize=8)
     ax_p.set_xlabel("computations (lower-level + CG iterations)")
     ax_p.set_ylabel("average PSNR [dB]")
     ax_p.legend(fontsize=7)
     for ax in (ax_l, ax_p):
         ax.grid(alpha=0.3)
+        computations_axis(ax)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_image_row(images: list[tuple[str, np.ndarray]], path: str | os.PathLike, title: str = "") -> Path:

@@ -79,3 +79,28 @@ class Regularizer(Protocol):
 
     def describe(self) -> dict:
         ...
+
+
+def regularizer_from_description(description: dict) -> Regularizer:
+    """Rebuild a regularizer family from its ``describe()`` dict (stored in run directories,
+    checkpoints and exported regularizer files).
+
+    This is the one place that knows every family by its ``name``; a new family adds one branch
+    here. A stored ``dim`` must match the rebuilt family's.
+    """
+    if not isinstance(description, dict) or "name" not in description:
+        raise ValueError(f"a regularizer description must be a dict with a 'name', got {description!r}")
+    name = description["name"]
+    if name == "foe":
+        from dataclasses import fields
+
+        from .foe import FieldOfExperts
+
+        options = {f.name for f in fields(FieldOfExperts)}
+        family: Regularizer = FieldOfExperts(**{k: v for k, v in description.items() if k in options})
+    else:
+        raise ValueError(f"unknown regularizer family {name!r}; this toolkit knows: foe")
+    if "dim" in description and int(description["dim"]) != family.dim:
+        raise ValueError(f"the description of {name!r} says dim = {description['dim']}, the rebuilt family has "
+                         f"{family.dim} parameters")
+    return family

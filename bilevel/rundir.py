@@ -3,19 +3,20 @@
 Layout of a run directory::
 
     config.json        the full configuration (what to rerun)
-    meta.json          seed, git commit, package versions, command line, machine, start time
-    metrics.csv        one row per record (written atomically, appended by rewriting)
+    meta.json          seed, git commit, package versions, command line, machine, start time, resumes
+    data.json          the data it learns from: absolute paths, file names and sizes, SHA-256 of the crops
+    metrics.csv        one row per iteration, appended as it happens (whole rows)
+    evaluations.csv    one row per evaluation
     checkpoints/       checkpoints, written atomically (temp file + rename)
     figures/           plots
-    ...                anything else a job writes (summary.json, report.md)
+    ...                anything else a job writes (summary.json, regularizer.json, report.md)
 
 Writes never go through a half-written file: a crash or a bad input leaves what was written before
-intact.
+intact. Files are created with the permissions the umask allows (``0o666 & ~umask``). Every CSV
+file is read back with :func:`bilevel.tables.read_table`.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .io import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -142,21 +143,82 @@ class RunDirectory:
     def write_text(self, name: str, text: str) -> Path:
         return write_text_atomic(self.file(name), text)
 
-    def write_csv(self, name: str, rows: list[dict]) -> Path:
-        """Write ``rows`` (dicts with the same keys, in order) as CSV, atomically."""
-        buf = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        return write_bytes_atomic(self.file(name), buf.getvalue().encode())
-
-    def read_csv(self, name: str) -> list[dict]:
+    def read_json(self, name: str) -> Any:
+        """A JSON file of the run directory, ``None`` if it does not exist."""
         p = self.path / name
         if not p.exists():
-            return []
-        with open(p, newline="") as fh:
-            return list(csv.DictReader(fh))
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{p} is not valid JSON ({exc}); the run directory is damaged") from None
+
+    def write_csv(self, name: str, rows: list[dict]) -> Path:
+        """Write ``rows`` (dicts; missing keys become empty cells) as CSV, atomically."""
+        from .tables import write_table
+
+        return write_table(self.file(name), rows)
+
+    def read_csv(self, name: str):
+        """A CSV file of the run directory as a ``pandas.DataFrame`` (empty if it does not exist)."""
+        from .tables import read_table
+
+        p = self.path / name
+        if not p.exists():
+            import pandas as pd
+
+            return pd.DataFrame()
+        return read_table(p)
+
+
+def check_writable_directory(path: str | os.PathLike, what: str = "the output directory") -> None:
+    """Refuse, before anything is computed or written, an output directory that is a file, lies
+    below a file, or cannot be written (by permissions; a read-only file system shows only when
+    writing, with its own one-line error)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{what} {path} is a file, not a directory; choose a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(f"{what} {path} lies below {probe}, which is a file; choose a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {path} cannot be written ({probe} is read-only for this user); choose a "
+                              "writable location")
+
+
+def check_writable_file(path: str | os.PathLike, what: str = "the output file") -> None:
+    """Refuse, before anything is computed, an output file that is a directory or cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a directory; name a file (e.g. {path / 'rows.json'})")
+    check_writable_directory(path.parent if str(path.parent) else Path("."), f"the folder of {what}")
+
+
+def data_fingerprint(source: str, split: str, size: int, count: int | None, sha256: str | None,
+                     n_crops: int) -> dict[str, Any]:
+    """What a run learns from: the source as given, its kind, its absolute path and ``load_as`` (a
+    source string that reads the same images from any working directory), the image files with
+    their sizes, and the number and SHA-256 of the crops actually used."""
+    from .datasets import IMAGE_EXTENSIONS, PETS_EXTENSIONS, describe_source, image_files, pets_folder
+
+    rec = describe_source(source, size, count, split)
+    kind, path = rec["kind"], rec.get("path")
+    rec["load_as"] = "embedded" if kind == "embedded" else f"{kind}:{path}"
+    if kind == "folder":
+        files = image_files(path, IMAGE_EXTENSIONS)
+    elif kind == "pets":
+        files = image_files(pets_folder(path), PETS_EXTENSIONS)
+    elif kind == "stl10":
+        files = [Path(rec["file"])]
+    else:
+        files = []
+        rec["versions"] = package_versions(("scikit-image",))
+    rec["files"] = [[f.name, f.stat().st_size] for f in files]
+    rec["n_crops"] = int(n_crops)
+    rec["sha256"] = sha256
+    return rec
 
 
 def _normalize(cfg: Any) -> Any:

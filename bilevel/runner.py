@@ -4,24 +4,33 @@
 stops it; everything else (budget, evaluation at tight accuracy, checkpoints, progress bar,
 metrics files) is a :class:`Callback`. A step that produces NaN or diverges is discarded: the run
 stops with a clear reason and keeps the last good state and checkpoint.
+
+Interruptions: inside :func:`stop_on_interrupt`, Ctrl-C (SIGINT) lets the current iteration finish
+and stops the run at a consistent state (``Run.interrupted``): the evaluation and iterate callbacks
+then add nothing, the checkpoint is written, and a resumed run continues bit for bit. A second
+Ctrl-C stops at once (the last periodic checkpoint stays valid: files written after it are cut
+back to it when the run resumes).
 """
 from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 import torch
 
-from .data import psnr
 from .hypergradient import SquaredError
+from .io import append_line, write_bytes_atomic
 from .methods import MethodStopped, OptimizerState, TrainingData, WarmStarts, evaluate_batch
 from .problem import LowerLevelProblem
+from .quality import ssim
 from .sampling import FullBatch
-from .io import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +60,40 @@ class Run:
     evaluations: list[dict] = field(default_factory=list)
     stop_reason: str | None = None
     diverged: bool = False
+    started: bool = False  # every callback's on_start has run
+    interrupted: bool = False  # stopped by Ctrl-C after a complete iteration
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+
+    def interrupt(self) -> None:
+        """Stop after the current iteration (Ctrl-C)."""
+        self.interrupted = True
+        self.stop("interrupted")
+
+
+@contextmanager
+def stop_on_interrupt(run: Run, enabled: bool = True) -> Iterator[None]:
+    """While the block runs, the first Ctrl-C calls ``run.interrupt()`` instead of raising, so the
+    loop stops after the current iteration; a second Ctrl-C raises ``KeyboardInterrupt`` at once.
+    Only in the main thread and when Python's default handler is installed (else a no-op)."""
+    if (not enabled or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        run.interrupt()
+        log.warning("interrupt: finishing iteration %d, then writing a checkpoint (Ctrl-C again stops at once; the "
+                    "run then resumes from its last periodic checkpoint)", run.state.iteration + 1)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Callback:
@@ -89,6 +128,7 @@ class Runner:
     def run(self, run: Run) -> Run:
         for cb in self.callbacks:
             cb.on_start(run)
+        run.started = True
         first_loss = None
         previous: OptimizerState | None = None  # input of the last successful step: known to be solvable
         while run.stop_reason is None:
@@ -157,18 +197,24 @@ class Evaluator(Callback):
         self.warm_test = WarmStarts(test.y) if test is not None else None
         self.next_at = 0
 
-    def _set(self, data: TrainingData, warm: WarmStarts, theta: torch.Tensor) -> tuple[float, float]:
+    def _set(self, data: TrainingData, warm: WarmStarts, theta: torch.Tensor) -> tuple[float, float, float]:
+        """Loss, mean PSNR and mean SSIM (scikit-image's ``structural_similarity``) of a data set."""
         ev = evaluate_batch(self.problem, theta, data, FullBatch(data.m).draw(), self.eps, None, warm,
                             self.chunk_size, self.loss, ctx=self.ctx)
-        return ev.loss, float((10.0 * torch.log10(1.0 / ev.mse)).mean())
+        # the solutions are the warm starts now; this rank holds those of its images
+        mine = torch.arange(data.m) if self.ctx is None else self.ctx.local(torch.arange(data.m))
+        total = ssim(warm.x[mine.to(warm.x.device)], data.x_star[mine.to(data.x_star.device)]).sum()
+        if self.ctx is not None:
+            total = self.ctx.all_reduce(total.to(device=data.y.device))
+        return ev.loss, float((10.0 * torch.log10(1.0 / ev.mse)).mean()), float(total) / data.m
 
     def evaluate(self, run: Run) -> dict:
         t0 = time.perf_counter()
         theta = run.state.theta
         row = {"iteration": run.state.iteration, "computations": run.state.computations, "wall_time": run.state.wall_time}
-        row["train_loss"], row["train_psnr"] = self._set(self.train, self.warm_train, theta)
+        row["train_loss"], row["train_psnr"], row["train_ssim"] = self._set(self.train, self.warm_train, theta)
         if self.test is not None:
-            row["test_loss"], row["test_psnr"] = self._set(self.test, self.warm_test, theta)
+            row["test_loss"], row["test_psnr"], row["test_ssim"] = self._set(self.test, self.warm_test, theta)
         row["eval_seconds"] = time.perf_counter() - t0
         run.evaluations.append(row)
         log.debug("evaluation %s", row)
@@ -187,6 +233,8 @@ class Evaluator(Callback):
         self._maybe(run)
 
     def on_end(self, run: Run) -> None:
+        if run.interrupted:  # a resumed run evaluates where the uninterrupted one would
+            return
         last = run.evaluations[-1]["computations"] if run.evaluations else -1
         if last != run.state.computations:
             try:
@@ -208,27 +256,112 @@ class Evaluator(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over computations (silent when ``enabled`` is false)."""
+    """Progress over computations: a tqdm bar on a terminal, plain log lines elsewhere.
 
-    def __init__(self, description: str, enabled: bool = True) -> None:
+    ``enabled``: ``None`` (default) shows the bar only when stderr is a terminal (tqdm's
+    ``disable=None``); ``True`` always, ``False`` never. Without a bar, a log line is written at
+    every ``log_fraction`` of the budget and at least every ``log_seconds`` seconds.
+    """
+
+    def __init__(self, description: str, enabled: bool | None = None, log_fraction: float = 0.1,
+                 log_seconds: float = 60.0) -> None:
         self.description, self.enabled = description, enabled
+        self.log_fraction, self.log_seconds = log_fraction, log_seconds
         self.bar = None
+        self._next_fraction = 0.0
+        self._last_log = 0.0
+        self._t0 = 0.0
 
     def on_start(self, run: Run) -> None:
-        if self.enabled:
+        self._t0 = self._last_log = time.monotonic()
+        self._next_fraction = self._fraction(run) + self.log_fraction
+        if self.enabled is not False:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=run.budget, desc=self.description, unit="comp", dynamic_ncols=True, leave=False)
-            self.bar.update(min(run.state.computations, run.budget))
+            bar = tqdm(total=run.budget, desc=self.description, unit="comp", dynamic_ncols=True, leave=False,
+                       disable=None if self.enabled is None else False)
+            if bar.disable:
+                bar.close()
+            else:
+                self.bar = bar
+                bar.update(min(run.state.computations, run.budget))
+
+    def _fraction(self, run: Run) -> float:
+        return min(1.0, run.state.computations / max(run.budget, 1))
 
     def on_step(self, run: Run, record: dict) -> None:
         if self.bar is not None:
             self.bar.update(max(0, min(run.state.computations, run.budget) - self.bar.n))
             self.bar.set_postfix(loss=f"{record.get('batch_loss', 0.0):.4g}", refresh=False)
+            return
+        now, frac = time.monotonic(), self._fraction(run)
+        if frac >= self._next_fraction or now - self._last_log >= self.log_seconds:
+            log.info("%s: %3.0f%% (%d of %d computations), iteration %d, loss %.4g, %.0f s", self.description,
+                     100 * frac, run.state.computations, run.budget, run.state.iteration,
+                     record.get("batch_loss", float("nan")), now - self._t0)
+            self._last_log = now
+            while self._next_fraction <= frac:
+                self._next_fraction += self.log_fraction
 
     def on_end(self, run: Run) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class MetricsWriter(Callback):
+    """``metrics.csv`` gets one row per iteration as soon as it is done, ``evaluations.csv`` one row
+    per evaluation.
+
+    Each row is appended with a single write, so a reader sees whole rows (a column that appears
+    later rewrites the file atomically with the wider header). At the start (fresh or resumed) both
+    files are rewritten from the run's records: a resumed run thereby drops the rows that a killed
+    run wrote after its last checkpoint, and then appends exactly the rows of an uninterrupted run.
+    """
+
+    FILES = {"metrics.csv": "records", "evaluations.csv": "evaluations"}
+
+    def __init__(self, run_dir, enabled: bool = True) -> None:
+        self.run_dir, self.enabled = run_dir, enabled
+        self.columns: dict[str, list[str]] = {}
+        self.written: dict[str, int] = {}
+
+    def _rows(self, run: Run, name: str) -> list[dict]:
+        return getattr(run, self.FILES[name])
+
+    def _rewrite(self, name: str, rows: list[dict]) -> None:
+        from .tables import union_keys, write_table
+
+        self.columns[name] = union_keys(rows)
+        write_table(self.run_dir.file(name), rows, self.columns[name])
+        self.written[name] = len(rows)
+
+    def _sync(self, run: Run) -> None:
+        from .tables import csv_row
+
+        for name in self.FILES:
+            rows = self._rows(run, name)
+            new = rows[self.written[name]:]
+            if not new:
+                continue
+            if any(k not in self.columns[name] for r in new for k in r) or not self.columns[name]:
+                self._rewrite(name, rows)
+                continue
+            for r in new:
+                append_line(self.run_dir.path / name, csv_row(r, self.columns[name]))
+            self.written[name] = len(rows)
+
+    def on_start(self, run: Run) -> None:
+        if self.enabled:
+            for name in self.FILES:
+                self._rewrite(name, self._rows(run, name))
+
+    def on_step(self, run: Run, record: dict) -> None:
+        if self.enabled:
+            self._sync(run)
+
+    def on_end(self, run: Run) -> None:
+        if self.enabled:
+            self._sync(run)
 
 
 class IterateRecorder(Callback):
@@ -266,7 +399,8 @@ class IterateRecorder(Callback):
             self._keep(run)
 
     def on_end(self, run: Run) -> None:
-        self._keep(run)
+        if not run.interrupted:  # a resumed run keeps the iterates the uninterrupted one keeps
+            self._keep(run)
 
     def state_dict(self) -> dict[str, Any]:
         return {"kept": list(self.kept)}
@@ -298,7 +432,7 @@ def load_iterates(run_path: str | Path) -> list[dict]:
 class Checkpointer(Callback):
     """Writes ``checkpoints/last.pt`` atomically every ``every`` iterations and at the end, with
     everything a resumed run needs to continue bit for bit (parameters, method and sampler state,
-    warm starts, records, the other callbacks' states); also rewrites the metrics CSVs then."""
+    warm starts, records, the other callbacks' states)."""
 
     def __init__(self, run_dir, every: int, others: list[Callback], is_main: bool = True) -> None:
         if every < 1:
@@ -326,11 +460,6 @@ class Checkpointer(Callback):
         buf = io.BytesIO()
         torch.save(payload, buf)
         write_bytes_atomic(self.path, buf.getvalue())
-        self.write_metrics(run)
-
-    def write_metrics(self, run: Run) -> None:
-        self.run_dir.write_csv("metrics.csv", _rows_with_all_keys(run.records))
-        self.run_dir.write_csv("evaluations.csv", _rows_with_all_keys(run.evaluations))
 
     def on_step(self, run: Run, record: dict) -> None:
         if run.state.iteration % self.every == 0:
@@ -338,15 +467,6 @@ class Checkpointer(Callback):
 
     def on_end(self, run: Run) -> None:
         self.save(run)
-
-
-def _rows_with_all_keys(rows: list[dict]) -> list[dict]:
-    keys: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in keys:
-                keys.append(k)
-    return [{k: r.get(k, "") for k in keys} for r in rows]
 
 
 def load_checkpoint(path: Path) -> dict:

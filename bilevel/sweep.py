@@ -11,10 +11,17 @@ A sweep file (JSON) names a base configuration and a grid::
 
 Every combination of the grid values is one run (a full run directory ``<out>/runs/<name>``, the
 name made of the grid values). ``cluster`` is ``local`` (parallel processes on this machine, the
-default), ``slurm`` (with the ``slurm`` parameters passed to submitit) or ``debug`` (in this
-process). Finished runs (with a ``summary.json``) are skipped on re-launch; unfinished ones resume.
-The results of all runs are gathered into ``<out>/results.csv`` and ``results.json``, one row per
-run with its grid values, seed and final metrics.
+default), ``slurm`` (with the ``slurm`` parameters passed to submitit) or ``debug`` (one after the
+other in this process, without submitit). ``local`` and ``slurm`` need submitit, the ``[dist]``
+extra (``pip install 'isgd-toolkit[dist]'``).
+
+A sweep directory grows in place: re-launch it with more grid values (or a larger ``budget``) and
+the new runs run, finished ones are skipped, unfinished ones resume, and runs whose budget grew
+are extended; the sweep's ``config.json`` then holds the new sweep file and ``meta.json`` lists
+every change (``grid_changes``). A stored run whose options would change (another base option for
+the same name) is refused before anything runs. ``--dry-run`` writes nothing. The results of all
+runs of the grid are gathered into ``<out>/results.csv`` and ``results.json``, one row per run with
+its grid values, seed and final metrics.
 """
 from __future__ import annotations
 
@@ -27,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .io import write_json_atomic
-from .rundir import RunDirectory
-from .train import TrainConfig
+from .rundir import RunDirectory, check_writable_directory
+from .train import TrainConfig, config_changes
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +86,49 @@ def _finished(path: Path) -> bool:
     return (path / "summary.json").exists()
 
 
+def _state(run: SweepRun, path: Path) -> str:
+    """``new``, ``finished``, ``unfinished`` or ``extend`` (finished, but its budget or iteration cap
+    grew); a stored run with other options is a ``ValueError``."""
+    cfg_file = path / "config.json"
+    if not cfg_file.exists():
+        return "new"
+    changes = config_changes(json.loads(cfg_file.read_text()), run.config, path)
+    if not _finished(path):
+        return "unfinished"
+    return "extend" if any(new is None or (old is not None and new > old) for old, new in changes.values()) else "finished"
+
+
+def _submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise ModuleNotFoundError("isgd sweep runs its jobs through submitit, which is not installed: "
+                                  "pip install 'isgd-toolkit[dist]' (or run the grid in this process with "
+                                  "--cluster debug)", name="submitit") from None
+    return submitit
+
+
+def _record_sweep(root: Path, spec: dict, runs: list[SweepRun]) -> RunDirectory:
+    """Create the sweep directory, or store a changed sweep file in it (the change in ``meta.json``)."""
+    if not (root / "config.json").exists():
+        return RunDirectory.create(root, {"sweep": spec}, seed=0)
+    sweep_dir = RunDirectory.open(root)
+    old = (sweep_dir.config or {}).get("sweep", {})
+    if json.dumps(old, sort_keys=True, default=str) != json.dumps(spec, sort_keys=True, default=str):
+        try:
+            old_names = {r.name for r in expand(old)}
+        except (ValueError, TypeError):  # a sweep file of an older version
+            old_names = set()
+        meta = sweep_dir.meta
+        meta.setdefault("grid_changes", []).append({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "added": sorted({r.name for r in runs} - old_names), "removed": sorted(old_names - {r.name for r in runs}),
+            "previous": old})
+        sweep_dir.write_json("meta.json", meta)
+        sweep_dir.write_json("config.json", {"sweep": spec})
+    return sweep_dir
+
+
 def launch(spec: dict, out: str | Path | None = None, cluster: str | None = None, max_parallel: int | None = None,
            dry_run: bool = False, poll_seconds: float = 1.0) -> list[dict]:
     """Run every unfinished run of the sweep and return the gathered table (one row per run)."""
@@ -91,16 +141,32 @@ def launch(spec: dict, out: str | Path | None = None, cluster: str | None = None
     if max_parallel < 1:
         raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
     root = Path(out or spec.get("out") or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
-    sweep_dir = RunDirectory.create(root, {"sweep": spec}, seed=0, exist_ok=True)
-    todo = [r for r in runs if not _finished(root / "runs" / r.name)]
-    log.info("sweep %s: %d runs, %d finished, %d to run on %s", root, len(runs), len(runs) - len(todo), len(todo), cluster)
+    check_writable_directory(root, "the sweep directory")
+    states = {r.name: _state(r, root / "runs" / r.name) for r in runs}  # refuses changed runs before any work
+    todo = [r for r in runs if states[r.name] != "finished"]
+    counts = {k: sum(1 for v in states.values() if v == k) for k in ("new", "unfinished", "extend", "finished")}
+    log.info("sweep %s: %d runs (%d new, %d to resume, %d to extend, %d finished) on %s", root, len(runs),
+             counts["new"], counts["unfinished"], counts["extend"], counts["finished"], cluster)
+    stray = sorted(p.name for p in (root / "runs").iterdir() if p.is_dir() and p.name not in states) \
+        if (root / "runs").is_dir() else []
+    if stray:
+        log.info("%d stored run(s) are not in the grid (kept, not gathered): %s", len(stray), ", ".join(stray))
     if dry_run:
         for r in todo:
-            log.info("would run %s", r.name)
+            log.info("would %s %s", {"new": "run", "unfinished": "resume", "extend": "extend"}[states[r.name]], r.name)
         return gather(root, runs)
-    if todo:
-        import submitit
-
+    submitit = _submitit() if todo and cluster != "debug" else None
+    sweep_dir = _record_sweep(root, spec, runs)
+    failures: list[tuple[str, str]] = []
+    if todo and cluster == "debug":
+        for r in todo:
+            try:
+                run_one(r.config.as_dict(), str(root / "runs" / r.name))
+                log.info("finished %s", r.name)
+            except (ValueError, OSError, RuntimeError, FloatingPointError) as exc:
+                failures.append((r.name, " ".join(str(exc).split())))
+                log.error("run %s failed: %s", r.name, failures[-1][1])
+    elif todo:
         executor = submitit.AutoExecutor(folder=str(root / "submitit"), cluster=cluster)
         params = {"timeout_min": int(ex_spec.get("timeout_min", 600))}
         if cluster == "slurm":
@@ -109,7 +175,6 @@ def launch(spec: dict, out: str | Path | None = None, cluster: str | None = None
         executor.update_parameters(**params)
         pending = list(todo)
         running: list[tuple[SweepRun, Any]] = []
-        failures = []
         while pending or running:
             while pending and (cluster == "slurm" or len(running) < max_parallel):
                 r = pending.pop(0)
@@ -130,8 +195,8 @@ def launch(spec: dict, out: str | Path | None = None, cluster: str | None = None
             running = still
             if running:
                 time.sleep(poll_seconds)
-        if failures:
-            log.error("%d of %d runs failed; re-launch the sweep to retry them", len(failures), len(todo))
+    if failures:
+        log.error("%d of %d runs failed; re-launch the sweep to retry them", len(failures), len(todo))
     table = gather(root, runs)
     sweep_dir.write_csv("results.csv", table)
     write_json_atomic(root / "results.json", table)
@@ -151,6 +216,7 @@ def gather(root: Path, runs: list[SweepRun]) -> list[dict]:
             row.update(status="diverged" if s.get("diverged") else "finished", stop_reason=s.get("stop_reason"),
                        iterations=s.get("iterations"), computations=s.get("computations"),
                        train_psnr=final.get("train_psnr"), test_psnr=final.get("test_psnr"),
+                       train_ssim=final.get("train_ssim"), test_ssim=final.get("test_ssim"),
                        train_loss=final.get("train_loss"), algorithm_wall_time=s.get("algorithm_wall_time"))
         else:
             row.update(status="missing")
@@ -165,9 +231,11 @@ def load_spec(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"sweep file {path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"sweep file {path} is a directory; pass the JSON sweep file")
     try:
-        spec = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"sweep file {path} is not valid JSON: {exc}") from None
     if not isinstance(spec, dict):
         raise ValueError(f"sweep file {path} must hold a JSON object with 'base' and 'grid'")
@@ -179,7 +247,8 @@ def add_sweep_arguments(p) -> None:
     p.add_argument("--out", help="sweep directory (default: the file's 'out', else runs/sweep-<time>)")
     p.add_argument("--cluster", choices=CLUSTERS, help="where runs execute: local processes (default), slurm, or debug (in process)")
     p.add_argument("--max-parallel", type=int, help="runs at a time (default: the file's executor.max_parallel, else 2)")
-    p.add_argument("--dry-run", action="store_true", help="list the runs that would execute, run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs that would run, resume or be extended; write nothing")
 
 
 def run_sweep(args) -> int:

@@ -2,18 +2,37 @@
 
 ``train(config, out)`` builds the data, the lower-level problem, the method (ISGD, MAID or IGD) and
 the callbacks from a :class:`TrainConfig`, runs them in a run directory (see
-:mod:`bilevel.rundir`) and returns a :class:`TrainResult`. ``resume=True`` continues a killed run
-from its last checkpoint, bit for bit on the CPU.
+:mod:`bilevel.rundir`) and returns a :class:`TrainResult`. ``resume=True`` continues a killed or
+interrupted run from its last checkpoint, bit for bit on the CPU.
+
+Runs are easy to trust:
+
+* every option is checked against the type of its :class:`TrainConfig` field when the config is
+  built (a JSON ``"false"`` is not a boolean; ``1e4`` is the integer 10000), with one message
+  naming the option;
+* a run directory knows its own config: ``isgd train --out RUN --resume`` reads it, refuses options
+  that would change the run and accepts a larger ``budget`` or ``max_iterations`` (recorded in
+  ``meta.json`` under ``resumes``);
+* the data a run learns from are fingerprinted in ``data.json`` (absolute paths, file names and
+  sizes, a SHA-256 of the crops); a resumed run reads the same paths and refuses changed data;
+* a start that fails (missing data, a batch larger than the data set, an unwritable ``--out``)
+  removes what it wrote;
+* Ctrl-C stops after the current iteration, writes a checkpoint and raises
+  :class:`TrainingInterrupted` (the command exits with status 130 and says how to resume).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 import math
 import resource
+import shutil
 import time
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -27,14 +46,19 @@ from .io import write_bytes_atomic
 from .methods import ISGD, MAID, MAIDSettings, TrainingData
 from .operators import make_operator
 from .problem import LowerLevelProblem
-from .rundir import RunDirectory
-from .runner import Checkpointer, Evaluator, IterateRecorder, ProgressBar, Run, Runner, load_checkpoint, restore
+from .rundir import RunDirectory, check_writable_directory, data_fingerprint
+from .runner import (Checkpointer, Evaluator, IterateRecorder, MetricsWriter, ProgressBar, Run, Runner, load_checkpoint,
+                     restore, stop_on_interrupt)
 from .sampling import SAMPLERS, make_sampler
 from .schedules import SCHEDULES, Schedule
 
 log = logging.getLogger(__name__)
 
 METHODS = ("isgd", "maid", "igd")
+#: Options a resumed run may change: a larger value extends the run (recorded in ``meta.json``).
+RESUME_CHANGEABLE = ("budget", "max_iterations")
+#: Options that change how a run is shown, not what it computes (not stored, not compared).
+DISPLAY_OPTIONS = ("progress",)
 
 
 @dataclass
@@ -84,9 +108,13 @@ class TrainConfig:
     maid_lam: float = 1e-4
     maid_backtracks: int = 5
     maid_eps_min: float = 1e-7
-    progress: bool = True
+    allow_gray: bool = False
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
+        hints = _field_types()
+        for f in fields(self):
+            setattr(self, f.name, check_option(f.name, getattr(self, f.name), hints[f.name]))
         self.validate()
 
     # -- derived values ---------------------------------------------------------------------
@@ -143,6 +171,10 @@ class TrainConfig:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def run_dict(self) -> dict:
+        """What a run directory stores in ``config.json``: every option but the display ones."""
+        return {k: v for k, v in self.as_dict().items() if k not in DISPLAY_OPTIONS}
+
     @classmethod
     def defaults(cls) -> dict:
         """The default value of every option that has one (used to resume runs stored before an
@@ -150,12 +182,96 @@ class TrainConfig:
         return {f.name: f.default for f in fields(cls) if f.default is not dataclasses.MISSING}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: Any) -> "TrainConfig":
+        """Build a config from a mapping of options (a JSON object); every value is checked against
+        its field's type (:func:`check_option`)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config must be a JSON object of options (name: value), got "
+                             f"{_json_kind(d)}; see `isgd train --help` for the options")
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; see `isgd train --help` for the options")
         return cls(**d)
+
+
+def _json_kind(value: Any) -> str:
+    """How a JSON value is called in messages (``a list``, ``a string``, ...)."""
+    for kind, name in ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "a string"),
+                       (int, "an integer"), (float, "a number"), (type(None), "null")):
+        if isinstance(value, kind):
+            return f"{name} ({json.dumps(value)[:60]})"
+    return type(value).__name__
+
+
+@functools.lru_cache(maxsize=1)
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_option(name: str, value: Any, hint: Any, where: str | None = None) -> Any:
+    """``value`` as the type ``hint`` of option ``name`` says, or a ``ValueError`` naming the option.
+
+    Booleans must be booleans (the JSON string ``"false"`` is not one); integers may be written as
+    integral numbers (``1e4`` is 10000, ``2.5`` is refused); numbers must be finite; ``None`` only
+    where the option is optional.
+    """
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    kind = next((a for a in args if a is not type(None)), hint) if args else hint
+    where = where or f"option {name} ({_flag(name)})"
+    quoted = " (a JSON string: write the value without quotes)" if isinstance(value, str) and kind is not str else ""
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{where} needs a value, got null")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{where} must be true or false{quoted}, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise ValueError(f"{where} must be an integer (e.g. 20000 or 2e4){quoted}, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"{where} must be a finite number, got {value!r}")
+            return float(value)
+        raise ValueError(f"{where} must be a number{quoted}, got {value!r}")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def config_changes(stored: dict, cfg: TrainConfig, where: str | Path = "the run directory") -> dict[str, tuple]:
+    """``{option: (stored value, new value)}`` for the options of :data:`RESUME_CHANGEABLE` in which
+    ``cfg`` differs from the stored config of a run; a difference in any other option (the display
+    options aside) is a ``ValueError`` naming each of them. A key missing from ``stored`` (a run
+    written before the option existed) counts as its default value."""
+    old = TrainConfig.from_dict({**TrainConfig.defaults(), **{k: v for k, v in stored.items() if k not in DISPLAY_OPTIONS}})
+    changes, refused = {}, []
+    for f in fields(TrainConfig):
+        a, b = getattr(old, f.name), getattr(cfg, f.name)
+        if f.name in DISPLAY_OPTIONS or a == b:
+            continue
+        if f.name in RESUME_CHANGEABLE:
+            changes[f.name] = (a, b)
+        else:
+            refused.append(f"{_flag(f.name)} (stored {a!r}, given {b!r})")
+    if refused:
+        raise ValueError(f"{where} holds a run with a different config: {', '.join(refused)}. A resumed run keeps "
+                         f"its config (only {' and '.join(_flag(k) for k in RESUME_CHANGEABLE)} may grow); drop "
+                         "those options or use another --out")
+    return changes
 
 
 def resolve_device(name: str) -> torch.device:
@@ -167,20 +283,42 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def _load_images(source: str, split: str, size: int, count: int | None, seed: int) -> torch.Tensor:
+def _load_images(source: str, split: str, size: int, count: int | None, allow_gray: bool) -> torch.Tensor:
     if source == "embedded":
         return embedded_crops(split, size, count)
-    from .datasets import load_crops
+    from .datasets import load_crops, parse_source
 
-    return load_crops(source, size, count, split=split)
+    options = {"allow_gray": True} if allow_gray and parse_source(source)[0] == "folder" else {}
+    return load_crops(source, size, count, split=split, **options)
 
 
-def load_data(cfg: TrainConfig, device: torch.device, dtype: torch.dtype) -> tuple[LowerLevelProblem, TrainingData, TrainingData | None]:
-    """Crops, operator, measurements (noise fixed by ``seed``) and the lower-level problem."""
+def test_source(cfg: TrainConfig) -> str | None:
+    """Where the test crops come from: ``test_data``, else the embedded test photographs when
+    training on the embedded ones, else none."""
+    return cfg.test_data or (cfg.data if cfg.data == "embedded" else None)
+
+
+def _sources(cfg: TrainConfig) -> dict[str, str | None]:
+    return {"train": cfg.data, "test": test_source(cfg)}
+
+
+def load_images(cfg: TrainConfig, sources: dict[str, str | None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Ground-truth training and test crops ``(N, 3, H, W)`` float64 of a config.
+
+    ``sources`` (``{"train": ..., "test": ...}``) replaces the config's data sources, e.g. by the
+    absolute paths a run directory recorded in ``data.json``.
+    """
+    sources = sources or _sources(cfg)
+    train_x = _load_images(sources["train"], "train", cfg.crop_size, cfg.train_count, cfg.allow_gray)
+    test_src = sources.get("test")
+    test_x = _load_images(test_src, "test", cfg.crop_size, cfg.test_count, cfg.allow_gray) if test_src else None
+    return train_x, test_x
+
+
+def build_problem(cfg: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor | None, device: torch.device,
+                  dtype: torch.dtype) -> tuple[LowerLevelProblem, TrainingData, TrainingData | None]:
+    """Operator, measurements (noise fixed by ``seed``) and the lower-level problem of given crops."""
     op = make_operator(cfg.spec.operator)
-    train_x = _load_images(cfg.data, "train", cfg.crop_size, cfg.train_count, cfg.seed)
-    test_src = cfg.test_data or (cfg.data if cfg.data == "embedded" else None)
-    test_x = _load_images(test_src, "test", cfg.crop_size, cfg.test_count, cfg.seed) if test_src else None
     if cfg.method == "isgd" and cfg.sampler in ("tau_nice", "independent") and cfg.batch_size > train_x.shape[0]:
         raise ValueError(f"batch size {cfg.batch_size} is larger than the training set (m = {train_x.shape[0]}); "
                          "lower --batch-size or add images")
@@ -191,8 +329,24 @@ def load_data(cfg: TrainConfig, device: torch.device, dtype: torch.dtype) -> tup
 
     train = measure(train_x, cfg.seed)
     test = measure(test_x, cfg.seed + 1) if test_x is not None else None
-    fam = FieldOfExperts(per_expert_smoothing=cfg.per_expert_smoothing)
-    return LowerLevelProblem(op, fam, cfg.ridge), train, test
+    return LowerLevelProblem(op, make_regularizer(cfg), cfg.ridge), train, test
+
+
+def make_regularizer(cfg: TrainConfig):
+    """The regularizer family a config learns."""
+    return FieldOfExperts(per_expert_smoothing=cfg.per_expert_smoothing)
+
+
+def load_data(cfg: TrainConfig, device: torch.device, dtype: torch.dtype) -> tuple[LowerLevelProblem, TrainingData, TrainingData | None]:
+    """Crops, operator, measurements (noise fixed by ``seed``) and the lower-level problem."""
+    return build_problem(cfg, *load_images(cfg), device, dtype)
+
+
+def crops_digest(x: torch.Tensor | None) -> str | None:
+    """SHA-256 of crops as float64 (what a run learns from, whatever their source)."""
+    if x is None:
+        return None
+    return hashlib.sha256(x.detach().cpu().to(torch.float64).contiguous().numpy().tobytes()).hexdigest()
 
 
 def build_method(cfg: TrainConfig, problem: LowerLevelProblem, train: TrainingData, ctx=None):
@@ -224,6 +378,11 @@ class TrainResult:
     summary: dict = field(default_factory=dict)
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run after a complete iteration; its checkpoint is written (the message says
+    how to resume)."""
+
+
 def _peak_memory(device: torch.device) -> int:
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
@@ -233,49 +392,153 @@ def _peak_memory(device: torch.device) -> int:
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, extra_callbacks: list | None = None) -> TrainResult:
     """Run (or resume) a training run into the run directory ``out``.
 
-    ``extra_callbacks`` run after the built-in ones (evaluation, progress, checkpoints).
+    With ``resume``, a run stored in ``out`` continues from its last checkpoint; ``cfg`` must equal
+    its stored config except for a larger ``budget`` or ``max_iterations`` (see
+    :func:`config_changes`). ``extra_callbacks`` run after the built-in ones (evaluation, progress,
+    metrics, checkpoints). Ctrl-C raises :class:`TrainingInterrupted` after writing a checkpoint.
     """
     device = local_device(resolve_device(cfg.device))
     dtype = torch.float32 if cfg.dtype == "float32" else torch.float64
     owns_group = not torch.distributed.is_initialized()
     ctx = from_environment(device)
     try:
-        return _train(cfg, out, resume, extra_callbacks, device, dtype, ctx)
+        return _train(cfg, Path(out), resume, extra_callbacks, device, dtype, ctx)
     finally:
         if ctx is not None and owns_group:
             shutdown()
 
 
-def _train(cfg, out, resume, extra_callbacks, device, dtype, ctx) -> TrainResult:
+def _stored_config(path: Path) -> dict | None:
+    cfg_file = path / "config.json"
+    if not cfg_file.exists():
+        return None
+    try:
+        return json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{cfg_file} is not valid JSON ({exc}); the run directory is damaged: use another --out") from None
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What existed at ``path`` before a start: nothing (``created``: the topmost folder the start
+    creates), a file (never touched), or a folder with the entries ``names``."""
+
+    created: Path | None
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def look(cls, path: Path) -> "_Before":
+        if path.exists():
+            return cls(None, frozenset(p.name for p in path.iterdir()) if path.is_dir() else frozenset())
+        top = path
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        return cls(top)
+
+    def undo(self, path: Path) -> None:
+        """Remove what a failed start wrote (and nothing else)."""
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+            return
+        for entry in path.iterdir() if path.is_dir() else []:
+            if entry.name not in self.names:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+def _data_record(cfg: TrainConfig, sources: dict[str, str | None], train_x: torch.Tensor,
+                 test_x: torch.Tensor | None) -> dict:
+    rec = {"train": data_fingerprint(sources["train"], "train", cfg.crop_size, cfg.train_count,
+                                     crops_digest(train_x), int(train_x.shape[0]))}
+    src = sources.get("test")
+    rec["test"] = None if src is None else data_fingerprint(src, "test", cfg.crop_size, cfg.test_count,
+                                                             crops_digest(test_x), int(test_x.shape[0]))
+    return rec
+
+
+def _recorded_sources(record: dict | None) -> dict[str, str | None] | None:
+    """The sources to read on resume: the absolute paths recorded when the run started."""
+    if not record:
+        return None
+    return {split: (None if rec is None else rec.get("load_as", rec.get("source"))) for split, rec in
+            (("train", record.get("train")), ("test", record.get("test")))}
+
+
+def _check_same_data(record: dict, now: dict, path: Path) -> None:
+    """Refuse to resume on images other than the ones the run started with (``data.json``)."""
+    for split in ("train", "test"):
+        was, is_ = record.get(split) or {}, now.get(split) or {}
+        if was.get("sha256") != is_.get("sha256"):
+            where = was.get("path") or was.get("source") or is_.get("source")
+            raise ValueError(f"the {split} images of {path} (from {where}) differ from the ones the run started with "
+                             f"(data.json: {was.get('n_crops', 0)} crops, SHA-256 {str(was.get('sha256'))[:12]}...; "
+                             f"now {is_.get('n_crops', 0)} crops, {str(is_.get('sha256'))[:12]}...); restore those "
+                             "images or start a new run with another --out")
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, device, dtype, ctx) -> TrainResult:
     is_main = ctx is None or ctx.is_main
-    if is_main:
-        run_dir = RunDirectory.create(out, cfg.as_dict(), cfg.seed, exist_ok=resume,
-                                      defaults=TrainConfig.defaults())
-    if ctx is not None:
-        ctx.barrier()  # the run directory exists (and was validated) before any rank reads it
-        if not is_main:
-            run_dir = RunDirectory.open(out)
-            logging.getLogger("bilevel").setLevel(logging.WARNING)
-    problem, train_data, test_data = load_data(cfg, device, dtype)
-    method = build_method(cfg, problem, train_data, ctx)
-    theta0 = problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu, dtype=dtype, device=device)
-    run = Run(method, method.init(theta0), cfg.budget)
-    evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
-    progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress and is_main)
-    stateful: list = [evaluator]
-    if cfg.iterates_every:
-        stateful.append(IterateRecorder(run_dir.path, cfg.iterates_every, write=is_main))
-    checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, stateful, is_main=is_main)
-    if resume and checkpointer.path.exists():
-        restore(run, load_checkpoint(checkpointer.path), stateful, device)
-        log.info("resuming %s at iteration %d (%d computations)", run_dir.path, run.state.iteration, run.state.computations)
-    elif resume:
-        log.info("no checkpoint in %s yet: starting from the beginning", run_dir.path)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
-    Runner([*stateful, progress, checkpointer, *(extra_callbacks or [])], max_iterations=cfg.max_iterations).run(run)
+    stored = _stored_config(out) if is_main or resume else None
+    if stored is not None and not resume:
+        raise ValueError(f"run directory {out} already holds a run; choose another --out or pass --resume")
+    changes = config_changes(stored, cfg, out) if stored is not None else {}
+    fresh = stored is None
+    before = _Before.look(out) if is_main and fresh else None
+    run: Run | None = None
+    try:
+        if is_main:
+            check_writable_directory(out, "--out")
+            if fresh:
+                run_dir = RunDirectory.create(out, cfg.run_dict(), cfg.seed)
+            else:
+                run_dir = RunDirectory.open(out)
+        if ctx is not None:
+            ctx.barrier()  # the run directory exists (and was validated) before any rank reads it
+            if not is_main:
+                run_dir = RunDirectory.open(out)
+                logging.getLogger("bilevel").setLevel(logging.WARNING)
+        recorded = None if fresh else run_dir.read_json("data.json")
+        sources = _recorded_sources(recorded) or _sources(cfg)
+        train_x, test_x = load_images(cfg, sources)
+        data_now = _data_record(cfg, sources, train_x, test_x)
+        if recorded:
+            _check_same_data(recorded, data_now, out)
+        elif is_main:
+            run_dir.write_json("data.json", data_now)
+        problem, train_data, test_data = build_problem(cfg, train_x, test_x, device, dtype)
+        method = build_method(cfg, problem, train_data, ctx)
+        theta0 = problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu, dtype=dtype, device=device)
+        run = Run(method, method.init(theta0), cfg.budget)
+        evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
+        progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress if is_main else False)
+        stateful: list = [evaluator]
+        if cfg.iterates_every:
+            stateful.append(IterateRecorder(run_dir.path, cfg.iterates_every, write=is_main))
+        checkpointer = Checkpointer(run_dir, cfg.checkpoint_every, stateful, is_main=is_main)
+        metrics = MetricsWriter(run_dir, enabled=is_main)
+        if not fresh and checkpointer.path.exists():
+            restore(run, load_checkpoint(checkpointer.path), stateful, device)
+            log.info("resuming %s at iteration %d (%d computations)", run_dir.path, run.state.iteration,
+                     run.state.computations)
+        elif not fresh:
+            log.info("no checkpoint in %s yet: starting from the beginning", run_dir.path)
+        if not fresh and is_main:
+            _record_resume(run_dir, cfg, changes, run)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        runner = Runner([*stateful, progress, metrics, checkpointer, *(extra_callbacks or [])],
+                        max_iterations=cfg.max_iterations)
+        with stop_on_interrupt(run, enabled=ctx is None):
+            runner.run(run)
+    except BaseException:
+        if before is not None and (run is None or not run.started):
+            before.undo(out)
+        raise
     seconds = time.perf_counter() - t0
+    if run.interrupted:
+        raise TrainingInterrupted(
+            f"interrupted at iteration {run.state.iteration} ({run.state.computations} computations): checkpoint "
+            f"written to {checkpointer.path}; continue with: isgd train --out {out} --resume")
     import io
 
     if is_main:
@@ -301,6 +564,9 @@ def _train(cfg, out, resume, extra_callbacks, device, dtype, ctx) -> TrainResult
     }
     if is_main:
         run_dir.write_json("summary.json", summary)
+        from .export import export_regularizer
+
+        export_regularizer(run_dir.path)
     if run.diverged:
         log.error("run stopped: %s", run.stop_reason)
     else:
@@ -308,6 +574,21 @@ def _train(cfg, out, resume, extra_callbacks, device, dtype, ctx) -> TrainResult
                  run.state.iteration, run.state.computations, last_eval.get("train_psnr", float("nan")),
                  f", test PSNR {last_eval['test_psnr']:.2f} dB" if "test_psnr" in last_eval else "")
     return TrainResult(run_dir, run.state.theta, run.records, run.evaluations, run.stop_reason or "", run.diverged, summary)
+
+
+def _record_resume(run_dir: RunDirectory, cfg: TrainConfig, changes: dict[str, tuple], run: Run) -> None:
+    """Append this resume to ``meta.json`` (``resumes``) and store the changed options in ``config.json``."""
+    import sys
+
+    meta = run_dir.meta
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "iteration": run.state.iteration,
+             "computations": run.state.computations, "argv": list(sys.argv),
+             "changes": {k: {"stored": a, "now": b} for k, (a, b) in changes.items()}}
+    meta.setdefault("resumes", []).append(entry)
+    run_dir.write_json("meta.json", meta)
+    if changes:
+        run_dir.write_json("config.json", cfg.run_dict())
+        log.info("resumed with %s", ", ".join(f"{_flag(k)} {a} -> {b}" for k, (a, b) in changes.items()))
 
 
 # -- command line ------------------------------------------------------------------------------
@@ -356,15 +637,46 @@ _HELP = {
     "maid_lam": "MAID sufficient-decrease constant lambda",
     "maid_backtracks": "MAID initial number of backtracking trials J",
     "maid_eps_min": "MAID stops when its accuracy would fall below this",
-    "progress": "show a progress bar",
+    "allow_gray": "accept grayscale images in --data/--test-data folders (their grey channel is replicated into RGB)",
+    "progress": "progress bar: --progress always, --no-progress never; by default only on a terminal (plain log lines "
+                "otherwise). Not part of the run's config",
 }
+
+
+def _option_parser(name: str, hint: Any):
+    """An argparse ``type`` for option ``name``: the text parsed as the option's field type says
+    (integers may be written ``2e4``), with one message naming the flag."""
+    args = typing.get_args(hint)
+    kind = next((a for a in args if a is not type(None)), hint) if args else hint
+
+    def parse(text: str):
+        value: Any = text
+        if kind in (int, float):
+            try:
+                value = int(text) if kind is int else float(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    what = "an integer (e.g. 20000 or 2e4)" if kind is int else "a number"
+                    raise argparse.ArgumentTypeError(f"{_flag(name)} must be {what}, got {text!r}") from None
+        try:
+            return check_option(name, value, hint, where="the value")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = kind.__name__ if isinstance(kind, type) else "value"
+    return parse
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="JSON file of options (keys as below, with underscores); "
                                                      "options given on the command line override it")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<method>-<task>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint with its stored config (no other option "
+                        "needed; options that would change the run are refused, a larger --budget or "
+                        "--max-iterations extends it)")
     p.add_argument("--nproc", type=int, default=1,
                    help="data-parallel processes on this machine (launches torchrun; gloo on CPU, NCCL on GPUs). "
                         "Ranks split every mini-batch and all-reduce the hypergradient; results equal one process "
@@ -373,33 +685,70 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="fault injection for testing: raise an error on rank --fail-rank after iteration K")
     p.add_argument("--fail-rank", type=int, default=0, metavar="R", help="rank that --fail-at-iteration fails (default: 0)")
     defaults = TrainConfig()
+    hints = _field_types()
     for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        help_text = f"{_HELP[f.name]} (default: {default})"
-        if f.type in ("bool", bool):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+        shown = "only on a terminal" if f.name == "progress" else default
+        help_text = f"{_HELP[f.name]} (default: {shown})"
+        if bool in (typing.get_args(hints[f.name]) or (hints[f.name],)):
+            p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=help_text)
             continue
-        kind = {"int": int, "float": float, "int | None": int, "float | None": float}.get(str(f.type), str)
         choices = {"task": sorted(TASKS), "method": METHODS, "sampler": SAMPLERS, "step": SCHEDULES,
                    "accuracy": SCHEDULES, "dtype": ["float32", "float64"]}.get(f.name)
-        p.add_argument(flag, dest=f.name, type=kind, choices=choices, default=argparse.SUPPRESS, help=help_text)
+        p.add_argument(_flag(f.name), dest=f.name, type=_option_parser(f.name, hints[f.name]), choices=choices,
+                       default=argparse.SUPPRESS, help=help_text)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
+def read_config_file(path: str | Path) -> dict:
+    """The options of a JSON config file, with a clear error for a missing file, a folder, invalid
+    JSON or anything but a JSON object."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file {path} does not exist; pass the JSON file of options")
+    if path.is_dir():
+        raise IsADirectoryError(f"config file {path} is a directory; pass a JSON file of options (e.g. run.json)")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a JSON object of options (name: value), got "
+                         f"{_json_kind(values)}")
+    return values
+
+
+def requested_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options asked for: the ``--config`` file's, overridden by the flags given."""
     values: dict[str, Any] = {}
     if getattr(args, "config", None):
-        path = Path(args.config)
-        if not path.exists():
-            raise FileNotFoundError(f"config file {path} does not exist")
-        try:
-            values.update(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
+        values.update(read_config_file(args.config))
     for f in fields(TrainConfig):
         if hasattr(args, f.name):
             values[f.name] = getattr(args, f.name)
-    return TrainConfig.from_dict(values)
+    return values
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig.from_dict(requested_options(args))
+
+
+def resumed_config(out: str | Path, requested: dict[str, Any]) -> TrainConfig:
+    """The stored config of the run in ``out`` with the requested options applied: display options
+    and a larger ``budget``/``max_iterations`` are taken, anything that would change the run is
+    refused (:func:`config_changes`)."""
+    out = Path(out)
+    stored = _stored_config(out)
+    if stored is None:
+        raise FileNotFoundError(f"--resume: {out} holds no run to continue (no config.json); start the run without "
+                                "--resume")
+    unknown = sorted(set(requested) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; see `isgd train --help` for the options")
+    base = {**TrainConfig.defaults(), **{k: v for k, v in stored.items() if k not in DISPLAY_OPTIONS}}
+    cfg = TrainConfig.from_dict({**base, **requested})
+    config_changes(stored, cfg, out)  # refuses changes of the run itself
+    return cfg
 
 
 class InjectedFailure(RuntimeError):
@@ -456,10 +805,14 @@ def launch_distributed(cfg: TrainConfig, out: str, nproc: int, resume: bool, fai
 def run_train(args: argparse.Namespace) -> int:
     import os
 
-    cfg = config_from_args(args)
+    if args.resume:
+        if not args.out:
+            raise ValueError("--resume needs --out DIR, the run directory to continue")
+        cfg = resumed_config(args.out, requested_options(args))
+    else:
+        cfg = config_from_args(args)
     out = args.out or f"runs/{cfg.method}-{cfg.task}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.resume and not args.out:
-        raise ValueError("--resume needs --out DIR, the run directory to continue")
+    check_writable_directory(Path(out), "--out")
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
         return launch_distributed(cfg, out, args.nproc, args.resume, args.fail_at_iteration, args.fail_rank)
     extra = []

@@ -3,13 +3,9 @@ this module only assembles them (``bilevel`` never imports ``validation``)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from bilevel import cli as bilevel_cli
-
-log = logging.getLogger("isgd")
-
 
 def _command(sub, name: str, help: str, description: str, add_arguments, func) -> None:
     """One subcommand: its parser, its options and the function that runs it."""
@@ -24,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bilevel learning with inexact stochastic gradients: certified FoE hypergradients, "
                     "ISGD and MAID, and checks of the paper's claims.",
     )
+    parser.add_argument("--version", action="version", version=f"isgd {bilevel_cli.toolkit_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeat for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -50,10 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
              "Fit the constants of Theorem 1 (A, B, C, b, c, a lower estimate of L, delta0) along stored "
              "constant-step ISGD runs (one per seed, with stored iterates) and compare the theorem's right side "
              "with the observed min_t ||grad f(theta_t)||^2.", add_bound_arguments, run_bound_command)
-    _command(sub, "bench", "run a benchmark of benchmarks/ (speed, scaling, quality, cost) by name",
-             "Run one of the benchmark scripts in benchmarks/ (source checkout): it measures on this machine and "
-             "writes JSON/CSV to benchmarks/results/ (or --out). Arguments after NAME go to the script; "
-             "`isgd bench NAME --help` lists them.", add_bench_arguments, run_bench_command)
+    _command(sub, "bench", "run a benchmark of the benchmarks package (speed, scaling, quality, cost) by name",
+             "Run one of the benchmark modules of the benchmarks package: it measures on this machine and writes "
+             "JSON/CSV to benchmarks/results/ (of a source checkout, else of the current directory; or --out). "
+             "Arguments after NAME go to the benchmark; `isgd bench NAME --help` lists them.",
+             add_bench_arguments, run_bench_command)
     return parser
 
 
@@ -61,14 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     bilevel_cli.setup_logging(-1 if args.quiet else args.verbose)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
-        log.error("error: %s", exc)
-        return 2
-    except RuntimeError as exc:
-        log.error("failed: %s", exc)
-        return 4
+    return bilevel_cli.run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""``isgd bench``: run the benchmark scripts of ``benchmarks/`` (source checkout) by name.
+"""``isgd bench``: run the benchmark modules of the :mod:`benchmarks` package by name.
 
-Each benchmark is a standalone script ``benchmarks/bench_<name>.py`` that measures on the current
-machine and writes JSON/CSV to ``benchmarks/results/``; this command finds it, forwards every
-argument after the name and returns its exit status. ``isgd bench NAME --help`` shows the script's
-own options.
+Each benchmark is a module ``benchmarks/bench_<name>.py`` (shipped with the package) that measures
+on the current machine and writes JSON/CSV (to ``benchmarks/results/`` of a source checkout, or of
+the current directory); this command finds it in the installed package, runs it in a fresh process
+(``python -m benchmarks.bench_<name>``) with every argument after the name and returns its exit
+status. ``isgd bench NAME --help`` shows the benchmark's own options.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def benchmarks_dir() -> Path:
-    """``benchmarks/`` of the source tree (next to the ``validation`` package)."""
-    return Path(__file__).resolve().parents[2] / "benchmarks"
+    """The folder of the installed :mod:`benchmarks` package."""
+    import benchmarks
+
+    return Path(benchmarks.__file__).resolve().parent
 
 
 def available_benchmarks(folder: Path | None = None) -> dict[str, tuple[Path, str]]:
@@ -43,9 +46,6 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     folder = benchmarks_dir()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no benchmarks/ folder at {folder}; the benchmarks run from a source checkout "
-                                "(clone the repository and install it with `pip install -e .`)")
     found = available_benchmarks(folder)
     if args.list or not args.name:
         for name, (_, summary) in found.items():
@@ -56,8 +56,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.name not in found:
         raise ValueError(f"unknown benchmark {args.name!r}; choose one of {sorted(found)} (see `isgd bench --list`)")
     script = found[args.name][0]
-    root = str(folder.parent)
+    root = str(folder.parent)  # where this process found the package: the child imports the same one
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     log.info("running %s %s", script.name, " ".join(args.args))
-    return subprocess.run([sys.executable, str(script), *args.args], env=env).returncode
+    return subprocess.run([sys.executable, "-m", f"benchmarks.{script.stem}", *args.args], env=env).returncode

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
+import importlib
 import json
 import logging
 import math
@@ -52,7 +52,7 @@ from bilevel.io import write_bytes_atomic, write_json_atomic
 from bilevel.rundir import RunDirectory
 from bilevel.runner import load_iterates
 from bilevel.solvers import solve_lower
-from bilevel.train import TrainConfig, load_data, resolve_device, train
+from bilevel.train import TrainConfig, config_changes, load_data, resolve_device, train
 
 from . import paper_results as pr
 from .foe_bound import FoEBoundResult, analyze_runs, write_bound_results
@@ -87,7 +87,7 @@ PAPER_CLAIM_COMPUTATIONS = 200_000
 FIG2_VARIANTS = (("constant", 1e-4), ("constant", 1e-5), ("inverse_sqrt", 1e-3), ("inverse_sqrt", 1e-4))
 #: Figure keys in drawing order (``--only``).
 FIGURE_KEYS = ("fig1", "fig2", "fig3", "fig4", "fig5", "bound", "constants")
-#: The figure scripts (in ``paper_figures/`` of the source tree).
+#: The figure scripts (modules of the :mod:`paper_figures` package).
 FIGURE_SCRIPTS = {k: f"{pr.FIGURES[k].stem}.py" for k in FIGURE_KEYS}
 #: Accuracy of the reconstructions shown in Figs. 3 and 5 (float64).
 IMAGE_EPS = 1e-3
@@ -268,7 +268,7 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
     notes = notes if notes is not None else []
     train_src = str(data_dir) if data_dir else "embedded"
     test_src = str(test_data_dir) if test_data_dir else ("embedded" if data_dir else None)
-    data = {"data": train_src, "test_data": test_src, "device": device, "progress": True}
+    data = {"data": train_src, "test_data": test_src, "device": device}
     n_seeds = scale.bound_seeds if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
@@ -332,21 +332,19 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
 # running
 
 
-_RUNTIME_KEYS = ("device", "progress")
-
-
 def _run_experiment(exp: Experiment, root: Path) -> str:
-    """Train ``exp`` into ``root/runs/<name>`` unless a finished run with its configuration is stored."""
+    """Train ``exp`` into ``root/runs/<name>`` unless a finished run with its configuration is stored
+    (the device it ran on aside)."""
     path = root / "runs" / exp.name
     if (path / "summary.json").exists():
         stored = json.loads((path / "config.json").read_text())
-        want = exp.config.as_dict()
-        diff = sorted(k for k in want if k not in _RUNTIME_KEYS and stored.get(k) != want[k])
-        if diff:
-            raise ValueError(f"{path} holds a finished run with another configuration (keys {diff}); use another --out "
-                             "or delete that run")
-        log.info("%s: stored, skipped", exp.name)
-        return "stored"
+        try:
+            changes = config_changes({**stored, "device": exp.config.device}, exp.config, path)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (a finished run of `isgd figures`: delete it to retrain)") from None
+        if not changes:
+            log.info("%s: stored, skipped", exp.name)
+            return "stored"
     log.info("%s: training (%s, budget %d computations)", exp.name, exp.label, exp.config.budget)
     res = train(exp.config, path, resume=True)
     return "diverged" if res.diverged else "trained"
@@ -477,24 +475,12 @@ def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu
 # drawing
 
 
-def figure_scripts_dir() -> Path:
-    """``paper_figures/`` of the source tree (next to the ``validation`` package)."""
-    return Path(__file__).resolve().parents[2] / "paper_figures"
-
-
 def load_figure_script(key: str) -> ModuleType:
-    """The figure script of ``key`` (``fig1`` ... ``constants``) as a module with ``draw`` and ``main``."""
+    """The figure module of ``key`` (``fig1`` ... ``constants``) from the :mod:`paper_figures`
+    package, with ``draw`` and ``main``."""
     if key not in FIGURE_SCRIPTS:
         raise ValueError(f"unknown figure {key!r}; use one of {FIGURE_KEYS}")
-    path = figure_scripts_dir() / FIGURE_SCRIPTS[key]
-    if not path.exists():
-        raise FileNotFoundError(f"figure script {path} not found; the figures are drawn by the scripts in paper_figures/ "
-                                "of a source checkout")
-    spec = importlib.util.spec_from_file_location(f"paper_figures_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"paper_figures.{Path(FIGURE_SCRIPTS[key]).stem}")
 
 
 def draw_figures(root: Path, keys: Sequence[str] = FIGURE_KEYS) -> dict[str, list[Path]]:
@@ -662,7 +648,7 @@ def run_figures(out: str | Path, scale: str | Scale = "quick", *, data_dir: str 
         t0 = time.perf_counter()
         from tqdm.auto import tqdm
 
-        for exp in tqdm(todo, desc=f"figures ({sc.name})", unit="run", leave=False):
+        for exp in tqdm(todo, desc=f"figures ({sc.name})", unit="run", leave=False, disable=None):
             status[exp.name] = _run_experiment(exp, root)
         timings["training"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -15,7 +15,6 @@ below, and say "supported", "not supported" or "inconclusive at this scale".
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bilevel.plots import pyplot  # the figure scripts draw with it (re-exported)
+from bilevel.tables import read_table, records
 
 log = logging.getLogger(__name__)
 
@@ -121,27 +121,12 @@ class Verdict:
 # readers
 
 
-def _num(v: Any) -> Any:
-    if v in ("", None):
-        return None
-    if v in ("True", "False"):
-        return v == "True"
-    if v == "inf":
-        return math.inf
-    if v == "-inf":
-        return -math.inf
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return v
-
-
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """A CSV file as dicts of numbers (``[]`` if the file does not exist)."""
+    """A CSV file as dicts of numbers (``[]`` if the file does not exist; empty cells left out),
+    read with the toolkit's one table reader (:func:`bilevel.tables.read_table`)."""
     if not path.exists():
         return []
-    with open(path, newline="") as fh:
-        return [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    return records(read_table(path))
 
 
 def load_plan(results_dir: str | Path) -> dict:
