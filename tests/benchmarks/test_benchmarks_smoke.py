@@ -30,6 +30,12 @@ def test_throughput_tiny(tmp_path):
         assert all(v > 0 for v in row["image_iterations_per_s"].values())
         assert 0 < row["roofline"]["gradient"]["fraction_of_roofline"]
     assert d["results"]["float32"]["work_per_image_iteration"]["gradient"]["flops"] > 0
+    ridge = d["results"]["float32"]["rows_ridge"]
+    assert [row["batch"] for row in ridge] == [1, 2]
+    for row in ridge:
+        assert row["family"]["name"] == "ridge"
+        assert set(row["ridge_over_foe"]) == {"gradient", "hvp", "lower_solve", "cg", "hypergradient"}
+        assert all(v > 0 for v in row["ridge_over_foe"].values())
 
 
 def test_scaling_tiny(tmp_path):
