@@ -81,6 +81,7 @@ class TrainConfig:
     kernel_size: int | None = None
     weak_convexity: float = 0.9
     atom: str = "cauchy"
+    kernel_scale: float = 1.0
     init_shape: float = 0.1
     init_budget: float = 0.3
     certify: bool = True
@@ -140,7 +141,7 @@ class TrainConfig:
         if not isinstance(self.iterates_every, int) or self.iterates_every < 0:
             raise ValueError(f"iterates_every must be an integer >= 0, got {self.iterates_every!r}")
         for name in ("eps0", "sigma", "crop", "train_count", "test_count", "max_iterations", "filters", "kernel_size",
-                     "init_shape", "init_scale", "init_nu"):
+                     "init_shape", "init_scale", "init_nu", "kernel_scale"):
             if getattr(self, name) is not None:
                 positive(name)
         if self.mu is not None and not (math.isfinite(self.mu) and self.mu >= 0):
@@ -217,7 +218,7 @@ def make_regularizer(cfg: TrainConfig) -> Regularizer:
         if cfg.filters is not None:
             desc["num_experts"] = cfg.filters
     else:
-        desc.update(weak_convexity=cfg.weak_convexity, atom=cfg.atom)
+        desc.update(weak_convexity=cfg.weak_convexity, atom=cfg.atom, kernel_scale=cfg.kernel_scale)
         if cfg.filters is not None:
             desc["num_filters"] = cfg.filters
     if cfg.kernel_size is not None:
@@ -395,6 +396,8 @@ _HELP = {
     "weak_convexity": "ridge: prescribed bound rho_max on the certified negative curvature of R; the lower-level "
                       "modulus is lambda_min(A^T A) + mu - tau rho_max > 0 (must stay below the data term's modulus)",
     "atom": "ridge: weakly convex atom of the potentials, cauchy (log(1 + v^2)/2) or welsch ((1 - exp(-v^2))/2)",
+    "kernel_scale": "ridge: the filters are kernel_scale times their block of theta (a diagonal preconditioner: "
+                    "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
     "init_shape": "ridge: initial scale s of the weakly convex atom",
     "init_budget": "ridge: initial fraction tau of the prescribed weak convexity in use, in (0, 1)",
     "maid_rho": "MAID backtracking factor",

@@ -22,8 +22,9 @@ from bilevel.ridge import (
 
 
 def _setup(mode="reflect", atom="cauchy", backend="direct", shape=(2, 3, 12, 10), J=5, k=5, rho_max=0.8, seed=0,
-           dtype=torch.float64):
-    fam = WeaklyConvexRidge(num_filters=J, kernel_size=k, weak_convexity=rho_max, atom=atom, padding=mode, backend=backend)
+           dtype=torch.float64, kernel_scale=1.0):
+    fam = WeaklyConvexRidge(num_filters=J, kernel_size=k, weak_convexity=rho_max, atom=atom, padding=mode, backend=backend,
+                            kernel_scale=kernel_scale)
     gen = torch.Generator().manual_seed(seed)
     theta = fam.init_theta(scale=0.05, nu=0.05, shape=0.1, perturbation=0.5, seed=seed)
     theta = theta + 0.3 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
@@ -64,8 +65,12 @@ def test_layout_pack_unpack_and_dimension():
     assert torch.equal(fam.pack(float(p.budget_logit), p.log_share, p.log_alpha, p.log_nu, p.log_s, p.kernels), theta)
     with pytest.raises(ValueError, match="shape"):
         fam.unpack(theta[:-1])
+    scaled = WeaklyConvexRidge(num_filters=48, kernel_size=7, kernel_scale=0.25)
+    q = scaled.unpack(theta)
+    assert torch.allclose(q.kernels, 0.25 * p.kernels) and torch.equal(q.log_alpha, p.log_alpha)
+    assert torch.allclose(scaled.pack(float(q.budget_logit), q.log_share, q.log_alpha, q.log_nu, q.log_s, q.kernels), theta)
     for bad in (dict(kernel_size=4), dict(weak_convexity=-0.1), dict(atom="huber"), dict(padding="mirror"),
-                dict(backend="winograd"), dict(num_filters=0), dict(weak_convexity=float("nan"))):
+                dict(backend="winograd"), dict(num_filters=0), dict(weak_convexity=float("nan")), dict(kernel_scale=0.0)):
         with pytest.raises(ValueError):
             WeaklyConvexRidge(**bad)
 
@@ -84,9 +89,9 @@ def test_init_filters_are_unit_zero_mean_dct_in_opponent_colours():
 
 @pytest.mark.parametrize("mode", PADDING_MODES)
 @pytest.mark.parametrize("atom", sorted(ATOMS))
-@pytest.mark.parametrize("backend", ["direct", "fft"])
+@pytest.mark.parametrize("backend", ["direct", "fft", "auto"])
 def test_value_gradient_hvp_mixed_against_autograd(mode, atom, backend):
-    fam, theta, x = _setup(mode, atom, backend)
+    fam, theta, x = _setup(mode, atom, backend, kernel_scale=0.3 if backend == "auto" else 1.0)
     R = fam.at(theta)
     xr = x.clone().requires_grad_(True)
     val = ridge_value(fam, theta, xr)
@@ -189,10 +194,10 @@ def test_budget_and_convex_member():
     assert float(curv.weight.min()) >= 0.0
 
 
-@pytest.mark.parametrize("atom", sorted(ATOMS))
-def test_constants_bound_the_true_variations(atom):
+@pytest.mark.parametrize("atom,kernel_scale", [("cauchy", 1.0), ("welsch", 1.0), ("cauchy", 0.3)])
+def test_constants_bound_the_true_variations(atom, kernel_scale):
     """Each certified constant is above the corresponding variation at random pairs of points."""
-    fam, theta, x = _setup(atom=atom, shape=(2, 3, 12, 10))
+    fam, theta, x = _setup(atom=atom, shape=(2, 3, 12, 10), kernel_scale=kernel_scale)
     R = fam.at(theta)
     q = torch.randn_like(x)
     curv = R.curvature(x)
