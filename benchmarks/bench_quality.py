@@ -233,7 +233,7 @@ def draw_ridge(family, theta: torch.Tensor, path: Path, title: str) -> Path:
     R = family.at(theta.double())
     p = family.unpack(theta.double())
     J = family.num_filters
-    order = torch.argsort(R.alpha * R.nu.clamp_min(1e-12) + R.rho * R.s**2, descending=True).tolist()
+    order = torch.argsort(p.kernels.flatten(1).norm(dim=1), descending=True).tolist()  # strongest filters first
     cols = min(12, J)
     rows = math.ceil(J / cols)
     fig = plt.figure(figsize=(cols * 1.0, rows * 1.1 + 3.6))
@@ -249,8 +249,8 @@ def draw_ridge(family, theta: torch.Tensor, path: Path, title: str) -> Path:
     ax = fig.add_subplot(gs[rows:, : cols // 2])
     t = torch.linspace(-0.5, 0.5, 801, dtype=torch.float64)
     for j in order[:8]:
-        a, nu, s, rho = (float(v[j]) for v in (R.alpha, R.nu, R.s, R.rho))
-        psi = a * (torch.sqrt(t * t + nu * nu) - nu) + (rho / R.atom.kappa) * s * s * atom_phi(R.atom.name, t / s)
+        nu, s, rho = (float(v[j]) for v in (R.nu, R.s, R.rho))
+        psi = torch.sqrt(t * t + nu * nu) - nu + (rho / R.atom.kappa) * s * s * atom_phi(R.atom.name, t / s)
         ax.plot(t.numpy(), psi.numpy(), lw=1, label=f"filter {j}")
     ax.set_xlabel("filter response t")
     ax.set_ylabel("psi_j(t)")

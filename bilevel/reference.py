@@ -60,11 +60,11 @@ def ridge_value(family: WeaklyConvexRidge, theta: torch.Tensor, x: torch.Tensor)
     tau = torch.sigmoid(prm.budget_logit)
     rho = family.weak_convexity * tau * share / ridge_gershgorin(share, prm.kernels)
     at = atom(family.atom)
-    alpha, nu, s = (torch.exp(t).view(1, -1, 1, 1) for t in (prm.log_alpha, prm.log_nu, prm.log_s))
+    nu, s = (torch.exp(t).view(1, -1, 1, 1) for t in (prm.log_nu, prm.log_s))
     rho4 = rho.view(1, -1, 1, 1)
     v = u / s
     phi = 0.5 * torch.log1p(v * v) if at.name == "cauchy" else 0.5 * (1.0 - torch.exp(-v * v))
-    psi = alpha * (torch.sqrt(u * u + nu * nu) - nu) + (rho4 / at.kappa) * s * s * phi + 0.5 * rho4 * border * u * u
+    psi = torch.sqrt(u * u + nu * nu) - nu + (rho4 / at.kappa) * s * s * phi + 0.5 * rho4 * border * u * u
     return psi.sum(dim=(1, 2, 3))
 
 

@@ -11,7 +11,7 @@ certifies.
     R_\theta(x) = \sum_{j=1}^{J} \sum_p \psi_j\big((K_j x)_p\big)
         + \sum_{j} \frac{\rho_j}{2} \sum_{p \in \partial} (K_j x)_p^2 ,
     \qquad
-    \psi_j(t) = \alpha_j \big(\sqrt{t^2 + \nu_j^2} - \nu_j\big) + \frac{\rho_j}{\kappa}\, s_j^2\, \phi(t / s_j),
+    \psi_j(t) = \sqrt{t^2 + \nu_j^2} - \nu_j + \frac{\rho_j}{\kappa}\, s_j^2\, \phi(t / s_j),
 
 with ``K_j = C_j P`` a ``k x k`` correlation over ``C`` channels after padding ``P`` (as in
 :mod:`bilevel.foe`), ``partial`` the *border* outputs (those whose window reads the padding) and
@@ -21,8 +21,11 @@ with ``K_j = C_j P`` a ``k x k`` correlation over ``C`` channels after padding `
 * ``welsch``: ``phi(v) = (1 - exp(-v^2)) / 2``, ``kappa = 2 exp(-3/2)``.
 
 Both have bounded third derivatives, so the Hessian of ``R`` is Lipschitz (the certified error bound
-needs it). The first term of ``psi_j`` is the FoE's convex smoothed absolute value; with ``rho_j = 0``
-the family is the FoE with one weight and one smoothing parameter per filter.
+needs it). The first term of ``psi_j`` is the FoE's convex smoothed absolute value; the strength of a
+filter is the norm of its kernel (the FoE's weight ``e^{theta_0 + theta_j}`` times its kernel is one
+filter here: ``D |c . x|_nu = |(D c) . x|_{D nu}``), so with ``rho_j = 0`` the family is the FoE with
+one smoothing parameter per filter. Keeping the strength in the kernel makes a plain gradient step
+change every filter by the same absolute amount, weak or strong, so weak filters can grow.
 
 **Certified negative curvature.** ``psi_j'' >= -rho_j``, so ``psi_j(t) + rho_j t^2 / 2`` is convex and
 
@@ -51,17 +54,16 @@ so ``Gamma(rho, c) = rho_max tau < rho_max`` for *every* ``theta``: no projectio
 (inexact) gradient step can never leave the certified set. ``rho_max`` (``weak_convexity``) is
 prescribed; ``tau`` and the shares ``pi_j`` are learned.
 
-Parameter layout of ``theta`` (``d = 1 + 4 J + J C k^2``):
-``[theta_tau, b_1..b_J, log alpha_1..J, log nu_1..J, log s_1..J, kernels (J, C, k, k)]``.
+Parameter layout of ``theta`` (``d = 1 + 3 J + J C k^2``):
+``[theta_tau, b_1..b_J, log nu_1..J, log s_1..J, kernels (J, C, k, k) / kernel_scale]``.
 
 Derivatives (``u_j = K_j x``, ``r_j = K_j q``, ``m`` the border mask, ``v = u / s``):
 
-* ``grad_x R = sum_j K_j^T w_j``, ``w_j = alpha_j u / sqrt(u^2 + nu_j^2) + omega_j s_j phi'(v) + rho_j m u``,
+* ``grad_x R = sum_j K_j^T w_j``, ``w_j = u / sqrt(u^2 + nu_j^2) + omega_j s_j phi'(v) + rho_j m u``,
   ``omega_j = rho_j / kappa``;
 * ``grad_x^2 R v = sum_j K_j^T (h_j . K_j v)``,
-  ``h_j = alpha_j nu_j^2 / (u^2 + nu_j^2)^{3/2} + omega_j phi''(v) + rho_j m``;
-* ``B^T q = grad_theta <grad_x R, q>``: ``d/d log alpha_j = alpha_j <u/sqrt(u^2+nu^2), r_j>``,
-  ``d/d log nu_j = -alpha_j <u nu^2/(u^2+nu^2)^{3/2}, r_j>``,
+  ``h_j = nu_j^2 / (u^2 + nu_j^2)^{3/2} + omega_j phi''(v) + rho_j m``;
+* ``B^T q = grad_theta <grad_x R, q>``: ``d/d log nu_j = -<u nu^2/(u^2+nu^2)^{3/2}, r_j>``,
   ``d/d log s_j = omega_j <s phi'(v) - u phi''(v), r_j>``, and through
   ``e_j = d<grad R, q>/d rho_j = <s_j phi'(v)/kappa + m u, r_j>``, ``E = sum_j rho_j e_j``:
   ``d/d theta_tau = (1 - tau) E``, ``d/d b_k = rho_k e_k - pi_k gamma_k E / Gamma``,
@@ -276,7 +278,6 @@ class RidgeParams(NamedTuple):
 
     budget_logit: torch.Tensor  # ()
     log_share: torch.Tensor  # (J,)
-    log_alpha: torch.Tensor  # (J,)
     log_nu: torch.Tensor  # (J,)
     log_s: torch.Tensor  # (J,)
     kernels: torch.Tensor  # (J, C, k, k)
@@ -344,28 +345,28 @@ class WeaklyConvexRidge:
 
     @property
     def dim(self) -> int:
-        """Number of parameters ``d = 1 + 4 J + J C k^2``."""
-        return 1 + 4 * self.num_filters + self.kernel_numel
+        """Number of parameters ``d = 1 + 3 J + J C k^2``."""
+        return 1 + 3 * self.num_filters + self.kernel_numel
 
     @property
     def kernel_slice(self) -> slice:
-        start = 1 + 4 * self.num_filters
+        start = 1 + 3 * self.num_filters
         return slice(start, start + self.kernel_numel)
 
     def unpack(self, theta: torch.Tensor) -> RidgeParams:
         if theta.ndim != 1 or theta.shape[0] != self.dim:
             raise ValueError(f"theta must have shape ({self.dim},) for this ridge regularizer, got {tuple(theta.shape)}")
         J = self.num_filters
-        blocks = [theta[1 + i * J:1 + (i + 1) * J] for i in range(4)]
+        blocks = [theta[1 + i * J:1 + (i + 1) * J] for i in range(3)]
         k = self.kernel_size
         ker = theta[self.kernel_slice].view(J, self.channels, k, k)
         return RidgeParams(theta[0], *blocks, ker * self.kernel_scale if self.kernel_scale != 1.0 else ker)
 
-    def pack(self, budget_logit: float, log_share, log_alpha, log_nu, log_s, kernels) -> torch.Tensor:
+    def pack(self, budget_logit: float, log_share, log_nu, log_s, kernels) -> torch.Tensor:
         """Inverse of :meth:`unpack` (float64 on the CPU; per-filter entries may be scalars)."""
         J = self.num_filters
         parts = [torch.tensor([float(budget_logit)], dtype=torch.float64)]
-        for name, v in (("log_share", log_share), ("log_alpha", log_alpha), ("log_nu", log_nu), ("log_s", log_s)):
+        for name, v in (("log_share", log_share), ("log_nu", log_nu), ("log_s", log_s)):
             t = torch.as_tensor(v, dtype=torch.float64).reshape(-1)
             if t.numel() == 1:
                 t = t.expand(J)
@@ -392,29 +393,31 @@ class WeaklyConvexRidge:
         """Documented initialization, a total-variation start.
 
         Filters: the horizontal and vertical first differences of every channel (``2C`` filters, the
-        smoothed anisotropic TV of the quality benchmark) with ``alpha_j = scale``, then DCT atoms in
-        opponent colours (:func:`dct_opponent_kernels`) with ``alpha_j = rest * scale``: they start
-        nearly inactive but with gradients large enough to grow (the ``log alpha`` derivative is
-        proportional to ``alpha``). ``nu_j = nu``, atom scales ``s_j = shape``, equal shares of the
-        budget ``tau = budget`` (a fraction of ``rho_max``). Seeded Gaussian noise of relative size
-        ``perturbation`` is added to the filters (then zero mean and unit norm again). The defaults
-        are close to the best smoothed TV at sigma = 25/255 (about 9 dB over the noisy input).
+        smoothed anisotropic TV of the quality benchmark) of norm ``scale``, then DCT atoms in
+        opponent colours (:func:`dct_opponent_kernels`) of norm ``rest * scale``: nearly inactive, but
+        their gradients do not vanish with their norm, so they grow where the data ask for them.
+        Smoothing ``nu_j = nu ||c_j||`` and atom scales ``s_j = shape ||c_j||`` (relative to the
+        filter's strength), equal shares of the budget ``tau = budget`` (a fraction of ``rho_max``).
+        Seeded Gaussian noise of relative size ``perturbation`` is added to the filter shapes. The
+        defaults are close to the best smoothed TV at sigma = 25/255 (about 9 dB over the noisy input).
         """
         if not (scale > 0 and nu > 0 and shape > 0 and 0 < budget < 1 and rest > 0 and perturbation >= 0):
             raise ValueError("init_theta needs scale, nu, shape, rest > 0, 0 < budget < 1 and perturbation >= 0")
         J, C, k = self.num_filters, self.channels, self.kernel_size
         n_tv = min(J, 2 * C)
-        ker = torch.cat([difference_kernels(2 * C, C, k)[:n_tv], dct_opponent_kernels(J - n_tv, C, k)]) if J > n_tv \
-            else difference_kernels(2 * C, C, k)[:n_tv]
+        ker = difference_kernels(2 * C, C, k)[:n_tv]
+        if J > n_tv:
+            ker = torch.cat([ker, dct_opponent_kernels(J - n_tv, C, k)])
         if perturbation > 0:
             gen = torch.Generator().manual_seed(seed)
             noise = torch.randn(J, C, k, k, generator=gen, dtype=torch.float64)
             ker = ker + perturbation * noise / noise.flatten(1).norm(dim=1)[:, None, None, None]
         ker = ker - ker.mean(dim=(1, 2, 3), keepdim=True)
         ker = ker / ker.flatten(1).norm(dim=1)[:, None, None, None]
-        log_alpha = torch.full((J,), math.log(rest * scale), dtype=torch.float64)
-        log_alpha[:n_tv] = math.log(scale)
-        theta = self.pack(math.log(budget / (1 - budget)), 0.0, log_alpha, math.log(nu), math.log(shape), ker)
+        norms = torch.full((J,), rest * scale, dtype=torch.float64)
+        norms[:n_tv] = scale
+        theta = self.pack(math.log(budget / (1 - budget)), 0.0, torch.log(nu * norms), torch.log(shape * norms),
+                          ker * norms[:, None, None, None])
         return theta.to(dtype=dtype, device=device)
 
     def project(self, theta: torch.Tensor) -> torch.Tensor:
@@ -455,7 +458,6 @@ class BoundRidge:
         self.mode = family.padding
         self.atom = atom(family.atom)
         J = family.num_filters
-        self.alpha = torch.exp(prm.log_alpha)
         self.nu = torch.exp(prm.log_nu)
         self.s = torch.exp(prm.log_s)
         self.tau = torch.sigmoid(prm.budget_logit)
@@ -466,14 +468,13 @@ class BoundRidge:
         self.rho = family.weak_convexity * self.tau * self.share / self._gersh.value  # (J,)
         self.omega = self.rho / self.atom.kappa
         self._view = lambda t: t.view(1, J, 1, 1)
-        self._alpha4, self._nu4, self._s4 = self._view(self.alpha), self._view(self.nu), self._view(self.s)
+        self._nu4, self._s4 = self._view(self.nu), self._view(self.s)
         self._nu2 = self._nu4**2
         self._omega4, self._rho4 = self._view(self.omega), self._view(self.rho)
         self._omega_s4 = self._view(self.omega * self.s)
         self._s2 = self._s4**2
         self._inv_s2 = 1.0 / self._s2
         self._omega_s2 = self._omega4 * self._s2
-        self._alpha_nu2 = self._alpha4 * self._nu2
         self._cache: dict[tuple, object] = {}
 
     # -- linear maps ---------------------------------------------------------------------------
@@ -559,9 +560,9 @@ class BoundRidge:
         return out
 
     def _first(self, u: torch.Tensor) -> torch.Tensor:
-        """``w = psi'(u) + rho m u`` (fused: ``u (alpha / sqrt(u^2 + nu^2) + omega s phi'(v) / u)``)."""
+        """``w = psi'(u) + rho m u`` (fused: ``u (1 / sqrt(u^2 + nu^2) + omega s phi'(v) / u)``)."""
         u2 = u * u
-        t = torch.rsqrt(u2 + self._nu2).mul_(self._alpha4)
+        t = torch.rsqrt(u2 + self._nu2)
         if self.atom.name == "cauchy":  # omega s phi'(u/s) = omega u s^2 / (s^2 + u^2)
             t.add_((u2 + self._s2).reciprocal_().mul_(self._omega_s2))
         else:  # omega s phi'(u/s) = omega u exp(-u^2/s^2)
@@ -573,7 +574,7 @@ class BoundRidge:
         u2 = u * u
         inv = torch.rsqrt(u2 + self._nu2)
         h = inv * inv
-        h.mul_(inv).mul_(self._alpha_nu2)
+        h.mul_(inv).mul_(self._nu2)
         if self.atom.name == "cauchy":  # omega phi''(u/s) = omega s^2 (s^2 - u^2) / (s^2 + u^2)^2
             den = (u2 + self._s2).reciprocal_()
             h.add_(den.mul_(den).mul_(self._s2 - u2).mul_(self._omega_s2))
@@ -590,7 +591,7 @@ class BoundRidge:
     def _value(self, x: torch.Tensor) -> torch.Tensor:
         u = self.forward(x)
         mask = self.border_mask(*x.shape[-2:], u)
-        val = (self._alpha4 * (torch.sqrt(u * u + self._nu2) - self._nu4)
+        val = (torch.sqrt(u * u + self._nu2) - self._nu4
                + self._omega4 * self._s4**2 * atom_phi(self.atom.name, u / self._s4)
                + 0.5 * self._rho4 * mask * u * u)
         return val.sum(dim=(1, 2, 3))
@@ -660,10 +661,9 @@ class BoundRidge:
         inv = torch.rsqrt(u * u + self._nu2)
         v = u / self._s4
         d1, d2 = atom_derivatives(self.atom.name, v)
-        w = self._alpha4 * u * inv + self._omega_s4 * d1 + self._rho4 * mask * u
+        w = u * inv + self._omega_s4 * d1 + self._rho4 * mask * u
         sums = lambda t: (t * r).sum(dim=(2, 3))  # noqa: E731  <t_j, r_j> per image, (B, J)
-        g_alpha = self.alpha * sums(u * inv)
-        g_nu = -self.alpha * sums(u * self._nu2 * inv * inv * inv)
+        g_nu = -sums(u * self._nu2 * inv * inv * inv)
         g_s = self.omega * sums(self._s4 * d1 - u * d2)
         e = sums(self._s4 * d1 / self.atom.kappa + mask * u)  # d<grad R, q>/d rho_j
         E = (e * self.rho).sum(dim=1, keepdim=True)  # (B, 1)
@@ -677,9 +677,9 @@ class BoundRidge:
             inp = xq.view(2, B * C, H + 2 * self.pad, W + 2 * self.pad)
             gk = torch.nn.grad.conv2d_weight(inp, (B * J, C, k, k), go.view(2, B * J, H, W), groups=B).view(B, -1)
             gk = (gk - (E / gam) * dker.reshape(1, -1)) * fam.kernel_scale
-            return torch.cat([g_tau, g_share, g_alpha, g_nu, g_s, gk], dim=1)
+            return torch.cat([g_tau, g_share, g_nu, g_s, gk], dim=1)
         gk = torch.nn.grad.conv2d_weight(xq, (J, C, k, k), go).reshape(-1) - (E.sum() / gam) * dker.reshape(-1)
-        return torch.cat([g_tau.sum(0), g_share.sum(0), g_alpha.sum(0), g_nu.sum(0), g_s.sum(0), gk * fam.kernel_scale])
+        return torch.cat([g_tau.sum(0), g_share.sum(0), g_nu.sum(0), g_s.sum(0), gk * fam.kernel_scale])
 
     # -- certified constants ----------------------------------------------------------------------------
     def kernel_norm_sq_bound(self, height: int, width: int) -> torch.Tensor:
@@ -695,12 +695,12 @@ class BoundRidge:
         return self._cache[key]
 
     def curvature_sup(self) -> torch.Tensor:
-        """``sup |psi_j''(t) + rho_j m| <= alpha_j / nu_j + omega_j + rho_j`` ``(J,)``."""
-        return (self.alpha / self.nu + self.omega + self.rho).detach()
+        """``sup |psi_j''(t) + rho_j m| <= 1 / nu_j + omega_j + rho_j`` ``(J,)``."""
+        return (1.0 / self.nu + self.omega + self.rho).detach()
 
     def third_sup(self) -> torch.Tensor:
-        """``sup |psi_j'''| <= alpha_j c3 / nu_j^2 + omega_j sup|phi'''| / s_j`` ``(J,)``."""
-        return (self.alpha * PSI3_SUP / self.nu**2 + self.omega * self.atom.d3_sup / self.s).detach()
+        """``sup |psi_j'''| <= c3 / nu_j^2 + omega_j sup|phi'''| / s_j`` ``(J,)``."""
+        return (PSI3_SUP / self.nu**2 + self.omega * self.atom.d3_sup / self.s).detach()
 
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         r"""Certified ``sup_x ||grad_x^2 R_theta(x)||`` on ``height x width`` images.
@@ -742,10 +742,10 @@ class BoundRidge:
         :func:`bilevel.padding.padding_multiplicities`, ``S_z = sum_{c,k} ||win_k(P z)_c||^2``,
         ``V_j = sum_p h_j(p)^2 (box * sum_c (P x)_c^2)(p)``, ``r_j = K_j q``, ``kappa`` and the atom's
         ``sup |v phi'''|`` (``c_v``). Every block of ``B^T q`` is a sum over filters of
-        ``<f(u_j), r_j>`` (Lipschitz constants of ``f``: ``1/nu_j`` for the ``log alpha`` and
-        ``log nu`` rows, ``c_v`` for ``log s``, ``1/kappa + 1`` for ``e_j``) or a kernel block:
+        ``<f(u_j), r_j>`` (Lipschitz constants of ``f``: ``1/nu_j`` for the ``log nu`` rows, ``c_v``
+        for ``log s``, ``1/kappa + 1`` for ``e_j``) or a kernel block:
 
-        * ``||B(x)||^2 <= sum_j (alpha_j kn_j ||f_j(u_j)||)^2`` over the ``log alpha``/``log nu``/``log s``
+        * ``||B(x)||^2 <= sum_j (kn_j ||f_j(u_j)||)^2`` over the ``log nu``/``log s``
           rows ``+ ((1 - tau) E')^2 + (||rho e'|| + ||pi gamma|| E'/Gamma)^2
           + (sqrt(sum_j (||w_j|| sqrt(M_P) + kn_j sqrt(V_j))^2) + E' ||dGamma/dc||/Gamma)^2`` with
           ``e'_j = kn_j ||s phi'(v)/kappa + m u||``, ``E' = sum_j rho_j e'_j``;
@@ -769,7 +769,7 @@ class BoundRidge:
         sqrt_mp, sqrt_mw = math.sqrt(mult.window_sum), math.sqrt(mult.window_max)
         kap = self.atom.kappa
         with torch.no_grad():
-            alpha, nu, s = self.alpha.detach(), self.nu.detach(), self.s.detach()
+            nu, s = self.nu.detach(), self.s.detach()
             rho, omega, tau = self.rho.detach(), self.omega.detach(), float(self.tau)
             share, gam = self.share.detach(), float(self._gersh.value)
             gamma, dker = self._budget_derivatives()
@@ -785,10 +785,9 @@ class BoundRidge:
             v = u / self._s4.detach()
             d1, d2 = atom_derivatives(self.atom.name, v)
             norm = lambda t: t.flatten(2).norm(dim=2)  # noqa: E731  per image and filter, (B, J)
-            w = alpha.view(1, -1, 1, 1) * u * inv + (omega * s).view(1, -1, 1, 1) * d1 + rho.view(1, -1, 1, 1) * mask * u
+            w = u * inv + (omega * s).view(1, -1, 1, 1) * d1 + rho.view(1, -1, 1, 1) * mask * u
             # ||B(x)||
-            rows_alpha = alpha * kn * norm(u * inv)
-            rows_nu = alpha * kn * norm(u * self._nu2.detach() * inv**3)
+            rows_nu = kn * norm(u * self._nu2.detach() * inv**3)
             rows_s = omega * kn * norm(s.view(1, -1, 1, 1) * d1 - u * d2)
             e_bar = kn * norm(s.view(1, -1, 1, 1) * d1 / kap + mask * u)
             E_bar = (rho * e_bar).sum(dim=1)
@@ -797,17 +796,17 @@ class BoundRidge:
             v_j = (h.pow(2) * box_x).sum(dim=(2, 3))
             ks = fam.kernel_scale  # the kernel block of theta is the filters / ks: its derivatives carry a factor ks
             kb = ks * ((norm(w) * sqrt_mp + kn * v_j.sqrt()).pow(2).sum(dim=1).sqrt() + E_bar * dk)
-            jac_norm = ((rows_alpha**2).sum(1) + (rows_nu**2).sum(1) + (rows_s**2).sum(1) + ((1 - tau) * E_bar) ** 2
+            jac_norm = ((rows_nu**2).sum(1) + (rows_s**2).sum(1) + ((1 - tau) * E_bar) ** 2
                         + ((rho * e_bar).norm(dim=1) + pg * E_bar) ** 2
                         + kb**2).sqrt()
             # L_B (worst case over x')
             lip_e = 1.0 / kap + 1.0
-            lw = alpha * kn2 / nu  # log alpha and log nu rows
+            lw = kn2 / nu  # log nu rows
             ls = omega * kn2 * self.atom.vd3_sup
             le = rho * lip_e * kn2  # (J,)
             LE = le.sum()
             lk = (2.0 * hs * kn * sqrt_mp)[None, :] + (l3 * cn * sqrt_mw * kn)[None, :] * s_x.sqrt()[:, None]
-            jac_lip = (2 * (lw**2).sum() + (ls**2).sum() + ((1 - tau) * LE) ** 2 + (le.norm() + pg * LE) ** 2
+            jac_lip = ((lw**2).sum() + (ls**2).sum() + ((1 - tau) * LE) ** 2 + (le.norm() + pg * LE) ** 2
                        + ks**2 * (lk.pow(2).sum(dim=1).sqrt() + LE * dk) ** 2).sqrt()
             hess_lip = (kn2 * l3 * cn * sqrt_mw).sum().expand(B).clone()
             # terms with the known adjoint q
@@ -815,12 +814,12 @@ class BoundRidge:
             r_inf = r.abs().amax(dim=(2, 3))
             r_2 = norm(r)
             hess_q = (kn2 * l3 * r_inf).sum(dim=1)
-            qw = (alpha * kn / nu) * r_2
+            qw = (kn / nu) * r_2
             qs = (omega * kn * self.atom.vd3_sup) * r_2
             qe = (rho * lip_e * kn) * r_2
             QE = qe.sum(dim=1)
             s_q = self._window_energy(q).flatten(1).sum(dim=1)
             qk = hs * kn * s_q.sqrt()[:, None] + l3 * kn * r_inf * s_x.sqrt()[:, None] + hs * sqrt_mp * r_2
-            jac_q = (2 * (qw**2).sum(1) + (qs**2).sum(1) + ((1 - tau) * QE) ** 2 + (qe.norm(dim=1) + pg * QE) ** 2
+            jac_q = ((qw**2).sum(1) + (qs**2).sum(1) + ((1 - tau) * QE) ** 2 + (qe.norm(dim=1) + pg * QE) ** 2
                      + ks**2 * (qk.pow(2).sum(dim=1).sqrt() + QE * dk) ** 2).sqrt()
         return RegularizerConstants(jac_norm, jac_lip, hess_lip, hess_q, jac_q)

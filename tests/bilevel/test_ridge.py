@@ -26,7 +26,7 @@ def _setup(mode="reflect", atom="cauchy", backend="direct", shape=(2, 3, 12, 10)
     fam = WeaklyConvexRidge(num_filters=J, kernel_size=k, weak_convexity=rho_max, atom=atom, padding=mode, backend=backend,
                             kernel_scale=kernel_scale)
     gen = torch.Generator().manual_seed(seed)
-    theta = fam.init_theta(scale=0.05, nu=0.05, shape=0.1, perturbation=0.5, seed=seed)
+    theta = fam.init_theta(scale=0.5, nu=0.1, shape=0.2, rest=0.3, perturbation=0.5, seed=seed)
     theta = theta + 0.3 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
     x = 0.3 * torch.randn(shape, generator=gen, dtype=torch.float64)
     return fam, theta.to(dtype), x.to(dtype)
@@ -59,16 +59,16 @@ def test_atom_constants_are_the_sups():
 
 def test_layout_pack_unpack_and_dimension():
     fam = WeaklyConvexRidge(num_filters=48, kernel_size=7)
-    assert fam.dim == 1 + 4 * 48 + 48 * 3 * 49
+    assert fam.dim == 1 + 3 * 48 + 48 * 3 * 49
     theta = torch.randn(fam.dim, dtype=torch.float64)
     p = fam.unpack(theta)
-    assert torch.equal(fam.pack(float(p.budget_logit), p.log_share, p.log_alpha, p.log_nu, p.log_s, p.kernels), theta)
+    assert torch.equal(fam.pack(float(p.budget_logit), p.log_share, p.log_nu, p.log_s, p.kernels), theta)
     with pytest.raises(ValueError, match="shape"):
         fam.unpack(theta[:-1])
     scaled = WeaklyConvexRidge(num_filters=48, kernel_size=7, kernel_scale=0.25)
     q = scaled.unpack(theta)
-    assert torch.allclose(q.kernels, 0.25 * p.kernels) and torch.equal(q.log_alpha, p.log_alpha)
-    assert torch.allclose(scaled.pack(float(q.budget_logit), q.log_share, q.log_alpha, q.log_nu, q.log_s, q.kernels), theta)
+    assert torch.allclose(q.kernels, 0.25 * p.kernels) and torch.equal(q.log_nu, p.log_nu)
+    assert torch.allclose(scaled.pack(float(q.budget_logit), q.log_share, q.log_nu, q.log_s, q.kernels), theta)
     for bad in (dict(kernel_size=4), dict(weak_convexity=-0.1), dict(atom="huber"), dict(padding="mirror"),
                 dict(backend="winograd"), dict(num_filters=0), dict(weak_convexity=float("nan")), dict(kernel_scale=0.0)):
         with pytest.raises(ValueError):
