@@ -396,8 +396,9 @@ class WeaklyConvexRidge:
         smoothed anisotropic TV of the quality benchmark) of norm ``scale``, then DCT atoms in
         opponent colours (:func:`dct_opponent_kernels`) of norm ``rest * scale``: nearly inactive, but
         their gradients do not vanish with their norm, so they grow where the data ask for them.
-        Smoothing ``nu_j = nu ||c_j||`` and atom scales ``s_j = shape ||c_j||`` (relative to the
-        filter's strength), equal shares of the budget ``tau = budget`` (a fraction of ``rho_max``).
+        Smoothing ``nu_j = nu scale`` and atom scales ``s_j = shape scale`` for every filter (in units
+        of the responses of the TV filters; a weak filter that grows must not become sharp), equal
+        shares of the budget ``tau = budget`` (a fraction of ``rho_max``).
         Seeded Gaussian noise of relative size ``perturbation`` is added to the filter shapes. The
         defaults are close to the best smoothed TV at sigma = 25/255 (about 9 dB over the noisy input).
         """
@@ -416,7 +417,7 @@ class WeaklyConvexRidge:
         ker = ker / ker.flatten(1).norm(dim=1)[:, None, None, None]
         norms = torch.full((J,), rest * scale, dtype=torch.float64)
         norms[:n_tv] = scale
-        theta = self.pack(math.log(budget / (1 - budget)), 0.0, torch.log(nu * norms), torch.log(shape * norms),
+        theta = self.pack(math.log(budget / (1 - budget)), 0.0, math.log(nu * scale), math.log(shape * scale),
                           ker * norms[:, None, None, None])
         return theta.to(dtype=dtype, device=device)
 

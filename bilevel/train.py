@@ -387,7 +387,7 @@ _HELP = {
     "device": "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...",
     "init_scale": "initial regularization scale (FoE: e^{theta_0}, default 0.02; ridge: norm of the "
                   "first-difference filters, default 0.1)",
-    "init_nu": "initial smoothing parameter nu (FoE default 0.05; ridge: nu_j relative to the filter's norm, default 0.01)",
+    "init_nu": "initial smoothing parameter nu (FoE default 0.05; ridge: nu_j in units of the TV filters' norm, default 0.01)",
     "per_expert_smoothing": "FoE: one smoothing parameter per expert (d = 1491) instead of a shared one (d = 1482)",
     "regularizer": f"regularizer family: {', '.join(REGULARIZERS)} (foe: the paper's Field of Experts; ridge: weakly "
                    "convex ridge regularizer with learned potentials and a certified curvature bound, bilevel.ridge)",
@@ -398,7 +398,7 @@ _HELP = {
     "atom": "ridge: weakly convex atom of the potentials, cauchy (log(1 + v^2)/2) or welsch ((1 - exp(-v^2))/2)",
     "kernel_scale": "ridge: the filters are kernel_scale times their block of theta (a diagonal preconditioner: "
                     "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
-    "init_shape": "ridge: initial scale s_j of the weakly convex atom, relative to the filter's norm",
+    "init_shape": "ridge: initial scale s_j of the weakly convex atom, in units of the TV filters' norm",
     "init_budget": "ridge: initial fraction tau of the prescribed weak convexity in use, in (0, 1)",
     "maid_rho": "MAID backtracking factor",
     "maid_shrink": "MAID accuracy factor after a failure",
