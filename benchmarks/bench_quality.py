@@ -8,10 +8,9 @@ McMaster images), Gaussian noise sigma = 25/255 fixed by the seed (never seen in
   (``nu = 1e-2``), its one weight tuned on the training crops (golden-section search in
   ``log lambda``, mean PSNR);
 * ``foe``: the paper's Field of Experts learned with ISGD (``isgd train``) on training crops of
-  CBSD68;
+  CBSD68 (``benchmarks/configs/quality_foe.json``);
 * ``ridge``: the weakly convex ridge family (:mod:`bilevel.ridge`) learned with ISGD on CBSD68 crops
-  (settings in ``RIDGE_DEFAULTS``, overridable by ``--ridge-config FILE``), with its certified
-  lower-level modulus;
+  (``benchmarks/configs/quality_ridge.json``), with its certified lower-level modulus;
 * ``cbm3d``: CBM3D (the ``bm3d`` package, an optional extra: ``pip install isgd-toolkit[bench]``;
   skipped with a note when it is not installed).
 
@@ -21,7 +20,8 @@ images the same per-pixel accuracy, ``eps sqrt(n_full / n_crop)``). Outputs are 
 (``skimage.metrics.structural_similarity``, 7x7 windows, ``data_range = 1``) per image, their
 means, and paired comparisons of every pair of methods: mean difference, its standard error and a
 95 % Student-t interval, per crop and clustered by photograph (crops of one photograph are not
-independent). Training runs resume (``benchmarks/results/runs/``), CBM3D outputs are cached there.
+independent). Training runs resume (``benchmarks/results/runs/``, or ``--foe-run`` / ``--ridge-run``
+for runs trained beforehand with the same config), CBM3D outputs are cached there.
 
 Writes ``benchmarks/results/quality.json`` (with per-image tables), ``quality_ridge_theta.json``
 (the learned parameters with the family's description) and the figure
@@ -60,14 +60,11 @@ log = logging.getLogger("bench_quality")
 TV_NU = 1e-2
 METHODS = ("noisy", "tv", "foe", "ridge", "cbm3d")
 
-#: The FoE of the earlier quality runs (README): ISGD, 3e5 computations on 128 CBSD68 crops.
-FOE_DEFAULTS = {"train_count": 128, "budget": 300000, "alpha0": 2e-3, "step": "inverse_sqrt", "init_scale": 0.02,
-                "init_nu": 0.05}
-
-#: The weakly convex ridge run (any TrainConfig key; ``--ridge-config`` overrides).
-RIDGE_DEFAULTS = {"regularizer": "ridge", "filters": 48, "kernel_size": 7, "weak_convexity": 0.9, "atom": "cauchy",
-                  "train_count": 128, "crop": 96, "budget": 200000, "alpha0": 1e-3, "step": "constant",
-                  "batch_size": 8, "eps0": 5e-2, "delta_ratio": 1.0}
+#: The training runs (TrainConfig keys without the data paths, which come from the command line):
+#: the FoE of the earlier quality runs (ISGD, 3e5 computations on 128 CBSD68 crops) and the weakly
+#: convex ridge family. ``--foe-config`` / ``--ridge-config`` replace these files.
+CONFIGS = {"foe": ROOT / "benchmarks" / "configs" / "quality_foe.json",
+           "ridge": ROOT / "benchmarks" / "configs" / "quality_ridge.json"}
 
 
 # -- TV ---------------------------------------------------------------------------------------------
@@ -303,8 +300,14 @@ def main(argv=None) -> int:
     ap.add_argument("--test-count", type=int, default=64, help="test crops (96x96)")
     ap.add_argument("--crop", type=int, default=96, help="side of the test crops and of the TV tuning crops")
     ap.add_argument("--tv-count", type=int, default=128, help="training crops on which TV's weight is tuned")
-    ap.add_argument("--foe-config", metavar="FILE", help="JSON of TrainConfig keys overriding the FoE run's defaults")
-    ap.add_argument("--ridge-config", metavar="FILE", help="JSON of TrainConfig keys overriding the ridge run's defaults")
+    ap.add_argument("--foe-config", metavar="FILE", default=str(CONFIGS["foe"]),
+                    help="JSON of TrainConfig keys of the FoE run (default: benchmarks/configs/quality_foe.json)")
+    ap.add_argument("--ridge-config", metavar="FILE", default=str(CONFIGS["ridge"]),
+                    help="JSON of TrainConfig keys of the ridge run (default: benchmarks/configs/quality_ridge.json)")
+    ap.add_argument("--foe-run", metavar="DIR", help="run directory of the FoE (trained there, resumed or reused; "
+                                                     "default: benchmarks/results/runs/quality-foe-...)")
+    ap.add_argument("--ridge-run", metavar="DIR", help="run directory of the ridge family (e.g. one trained beforehand "
+                                                       "with `isgd train --config ... --out DIR`: resumed or reused)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods to compare")
     ap.add_argument("--no-full", action="store_true", help="skip the full test photographs (crops only)")
     ap.add_argument("--eval-eps", type=float, default=1e-3,
@@ -339,18 +342,19 @@ def main(argv=None) -> int:
         result["tv"] = {"lambda": lam, "nu": TV_NU, "train_psnr": tv_train, "search": trace, "tuning_crops": args.tv_count}
         log.info("smoothed TV: lambda %.4g (train PSNR %.2f)", lam, tv_train)
 
-    for label, defaults, cfg_file in (("foe", FOE_DEFAULTS, args.foe_config), ("ridge", RIDGE_DEFAULTS, args.ridge_config)):
+    for label, cfg_file, given_dir in (("foe", args.foe_config, args.foe_run), ("ridge", args.ridge_config, args.ridge_run)):
         if label not in args.methods:
             continue
-        options = dict(defaults)
-        if cfg_file:
-            options.update(json.loads(Path(cfg_file).read_text()))
-        cfg = TrainConfig(**{"task": "denoising", "method": "isgd", "data": str(Path(args.train_data).resolve()),
-                             "test_data": str(Path(args.test_data).resolve()), "test_count": args.test_count,
-                             "eval_every": max(1, options["budget"] // 4), "device": args.device, "progress": False,
-                             **options})
-        tag = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k not in ("regularizer",))
-        run_dir = runs / f"quality-{label}-{tag}"[:200]
+        path = Path(cfg_file)
+        if not path.exists():
+            raise FileNotFoundError(f"config file {path} of the {label} run does not exist")
+        options = json.loads(path.read_text())
+        cfg = TrainConfig(**{"task": "denoising", "method": "isgd", "test_count": args.test_count,
+                             "eval_every": max(1, options.get("budget", 20000) // 4), "progress": False, **options,
+                             "data": str(Path(args.train_data).resolve()), "test_data": str(Path(args.test_data).resolve()),
+                             "device": args.device})
+        tag = f"{options.get('budget', '')}-{path.stem}"
+        run_dir = Path(given_dir) if given_dir else runs / f"quality-{label}-{tag}"
         t0 = time.perf_counter()
         theta, summary = trained(cfg, run_dir)
         problem = LowerLevelProblem(Identity(), regularizer_from_description(summary["problem"]["regularizer"]), 0.0)

@@ -107,10 +107,11 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
                                  "kernel_size": 5}))
     foe = tmp_path / "foe.json"
     foe.write_text(json.dumps({"train_count": 4, "crop": 32, "budget": 300, "batch_size": 2}))
+    small.write_text(json.dumps({**json.loads(small.read_text()), "regularizer": "ridge"}))
     out = tmp_path / "quality.json"
     r = _run("bench_quality.py", "--train-data", str(train_dir), "--test-data", str(test_dir), "--crop", "32",
              "--test-count", "6", "--tv-count", "4", "--foe-config", str(foe), "--ridge-config", str(small),
-             "--eval-eps", "1e-2", "--out", str(out))
+             "--eval-eps", "1e-2", "--ridge-run", str(tmp_path / "ridge-run"), "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     methods = set(d["methods"])
@@ -137,3 +138,4 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     theta = json.loads((tmp_path / "quality_ridge_theta.json").read_text())
     assert theta["regularizer"]["name"] == "ridge" and len(theta["theta"]) == theta["regularizer"]["dim"]
     assert ("cbm3d" in methods) == ("cbm3d_note" not in d)
+    assert (tmp_path / "ridge-run" / "summary.json").exists() and d["ridge"]["stop"] == "budget"
