@@ -310,6 +310,9 @@ def main(argv=None) -> int:
                                                        "with `isgd train --config ... --out DIR`: resumed or reused)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods to compare")
     ap.add_argument("--no-full", action="store_true", help="skip the full test photographs (crops only)")
+    ap.add_argument("--train-only", action="store_true",
+                    help="only train (or resume) the learned methods among --methods and stop; a later call with the "
+                         "same --foe-run/--ridge-run reuses them")
     ap.add_argument("--eval-eps", type=float, default=1e-3,
                     help="certified accuracy of the variational denoisers on crops (full images: same per pixel)")
     ap.add_argument("--device", default="auto")
@@ -333,7 +336,7 @@ def main(argv=None) -> int:
                     "noise_seeds": {"train": 0, "test_crops": 1, "test_full": 2}, "eval_eps": args.eval_eps}
     solvers: dict[str, tuple[LowerLevelProblem, torch.Tensor]] = {}
 
-    if "tv" in args.methods:
+    if "tv" in args.methods and not args.train_only:
         tv_x = load_crops(args.train_data, args.crop, args.tv_count)
         tr = make_measurements(Identity(), tv_x.to(dtype), DENOISING_SIGMA, 0)
         lam, tv_train, trace = tune_tv(tr.y, tr.x_star, dtype)
@@ -357,6 +360,10 @@ def main(argv=None) -> int:
         run_dir = Path(given_dir) if given_dir else runs / f"quality-{label}-{tag}"
         t0 = time.perf_counter()
         theta, summary = trained(cfg, run_dir)
+        if args.train_only:
+            log.info("%s trained in %s (%d computations, %.0f s of algorithm time)", label, run_dir,
+                     summary["computations"], summary["algorithm_wall_time"])
+            continue
         problem = LowerLevelProblem(Identity(), regularizer_from_description(summary["problem"]["regularizer"]), 0.0)
         theta = theta.to(dtype)
         solvers[label] = (problem, theta)
@@ -379,6 +386,8 @@ def main(argv=None) -> int:
             entry["figure"] = portable_path(str(fig))
         result[label] = entry
 
+    if args.train_only:
+        return 0
     table, seconds = evaluate_set("crops", te.x_star, te.y, solvers, args.eval_eps, 16, runs, use_cbm3d)
     result["methods"] = list(table)
     result["crops"] = {
