@@ -310,6 +310,8 @@ def main(argv=None) -> int:
                                                        "with `isgd train --config ... --out DIR`: resumed or reused)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods to compare")
     ap.add_argument("--no-full", action="store_true", help="skip the full test photographs (crops only)")
+    ap.add_argument("--full-count", type=int, default=None,
+                    help="evaluate only the first N full test photographs (file-name order; default: all)")
     ap.add_argument("--train-only", action="store_true",
                     help="only train (or resume) the learned methods among --methods and stop; a later call with the "
                          "same --foe-run/--ridge-run reuses them")
@@ -399,6 +401,10 @@ def main(argv=None) -> int:
     }
     if not args.no_full:
         names, images = full_images(args.test_data)
+        if args.full_count is not None:
+            if args.full_count < 1:
+                raise ValueError(f"--full-count must be >= 1, got {args.full_count}")
+            names, images = names[:args.full_count], images[:args.full_count]
         full_table: dict[str, dict[str, list]] = {}
         full_seconds: dict[str, float] = {}
         n_crop = 3 * args.crop**2
