@@ -251,12 +251,13 @@ def draw_ridge(family, theta: torch.Tensor, path: Path, title: str) -> Path:
         ax.plot(t.numpy(), psi.numpy(), lw=1, label=f"filter {j}")
     ax.set_xlabel("filter response t")
     ax.set_ylabel("psi_j(t)")
-    ax.set_title("potentials of the 8 strongest filters", fontsize=9)
-    ax.legend(fontsize=6)
+    ax.set_title("potentials of the 8 strongest filters (the filter norm is their strength)", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
     ax = fig.add_subplot(gs[rows:, cols // 2:])
     ax.bar(range(J), (R.rho / R.rho.sum().clamp_min(1e-30)).numpy()[order], color="C3")
     ax.set_xlabel("filter (same order)")
-    ax.set_ylabel("share of the negative-curvature budget")
+    ax.set_ylabel("share of rho")
+    ax.yaxis.set_label_position("right")
     ax.set_title(f"certified negative curvature {R.negative_curvature_bound():.3f} (prescribed <= {family.weak_convexity})",
                  fontsize=9)
     fig.suptitle(title, fontsize=10)
@@ -312,6 +313,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-full", action="store_true", help="skip the full test photographs (crops only)")
     ap.add_argument("--full-count", type=int, default=None,
                     help="evaluate only the first N full test photographs (file-name order; default: all)")
+    ap.add_argument("--draw-only", action="store_true",
+                    help="redraw quality_ridge_filters.png from the stored quality_ridge_theta.json next to --out and stop")
     ap.add_argument("--train-only", action="store_true",
                     help="only train (or resume) the learned methods among --methods and stop; a later call with the "
                          "same --foe-run/--ridge-run reuses them")
@@ -324,6 +327,15 @@ def main(argv=None) -> int:
     dtype = torch.float32
     out = Path(args.out).resolve()
     runs = out.parent / "runs"
+    if args.draw_only:
+        stored = out.parent / "quality_ridge_theta.json"
+        if not stored.exists():
+            raise FileNotFoundError(f"{stored} does not exist: run the benchmark with the ridge method first")
+        data = json.loads(stored.read_text())
+        family = regularizer_from_description(data["regularizer"])
+        draw_ridge(family, torch.tensor(data["theta"], dtype=torch.float64), out.parent / "quality_ridge_filters.png",
+                   data.get("title", "weakly convex ridge regularizer learned by ISGD"))
+        return 0
     use_cbm3d = "cbm3d" in args.methods
     if use_cbm3d and not cbm3d_available():
         log.warning("the bm3d package is not installed: CBM3D is skipped (pip install isgd-toolkit[bench] or bm3d)")
@@ -380,11 +392,11 @@ def main(argv=None) -> int:
             R = bound.reg
             entry["negative_curvature_bound"] = R.negative_curvature_bound()
             entry["prescribed_weak_convexity"] = problem.regularizer.weak_convexity
+            title = f"weakly convex ridge regularizer learned by ISGD ({summary['computations']} computations)"
             write_json_atomic(out.parent / "quality_ridge_theta.json",
                               {"regularizer": problem.regularizer.describe(), "theta": theta.double().tolist(),
-                               "certified_modulus": bound.modulus, "run_config": entry["config"]})
-            fig = draw_ridge(problem.regularizer, theta, out.parent / "quality_ridge_filters.png",
-                             f"weakly convex ridge regularizer learned by ISGD ({summary['computations']} computations)")
+                               "certified_modulus": bound.modulus, "run_config": entry["config"], "title": title})
+            fig = draw_ridge(problem.regularizer, theta, out.parent / "quality_ridge_filters.png", title)
             entry["figure"] = portable_path(str(fig))
         result[label] = entry
 

@@ -139,3 +139,6 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     assert theta["regularizer"]["name"] == "ridge" and len(theta["theta"]) == theta["regularizer"]["dim"]
     assert ("cbm3d" in methods) == ("cbm3d_note" not in d)
     assert (tmp_path / "ridge-run" / "summary.json").exists() and d["ridge"]["stop"] == "budget"
+    (tmp_path / "quality_ridge_filters.png").unlink()
+    assert _run("bench_quality.py", "--draw-only", "--out", str(out)).returncode == 0
+    assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0
