@@ -10,11 +10,16 @@ For a Field of Experts (:mod:`bilevel.foe`),
 * ``potentials.png``: the potentials ``D_j psi_j(u)`` and their derivatives ``D_j psi_j'(u)`` (the
   "influence functions") over filter responses ``u``, learned (one colour per expert) and initial
   (dashed).
+
+For the weakly convex ridge family (:mod:`bilevel.ridge`), ``filters.png`` holds the kernels
+(strongest first), the potentials of the eight strongest filters and each filter's share of the
+negative-curvature budget, titled with the certified bound against the prescribed modulus.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +27,22 @@ import torch
 
 from .export import LearnedRegularizer, load_regularizer
 from .plots import pyplot, save_figure
+from .ridge import atom_phi
 
 log = logging.getLogger(__name__)
 
 
 def _initial_theta(reg: LearnedRegularizer) -> torch.Tensor | None:
+    """The run's starting point, rebuilt from its training config (``init_*`` options; ``None`` or a
+    missing option takes the family's default); ``None`` without a training config."""
     cfg = reg.training
-    if not cfg or "init_scale" not in cfg or "init_nu" not in cfg:
+    if not cfg:
         return None
-    return reg.family.init_theta(scale=float(cfg["init_scale"]), nu=float(cfg["init_nu"]), dtype=torch.float64)
+    options = {"scale": "init_scale", "nu": "init_nu"}
+    if reg.family.describe().get("name") == "ridge":
+        options.update(shape="init_shape", budget="init_budget")
+    given = {k: float(cfg[key]) for k, key in options.items() if cfg.get(key) is not None}
+    return reg.family.init_theta(dtype=torch.float64, **given)
 
 
 def _foe_parts(family, theta: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,10 +63,13 @@ def _kernel_image(k: np.ndarray) -> np.ndarray:
 def draw_filters(reg: LearnedRegularizer, out: str | Path) -> list[Path]:
     """Write ``filters.png`` and ``potentials.png`` into ``out``; the paths written."""
     name = reg.family.describe().get("name")
-    if name != "foe":
-        raise ValueError(f"isgd filters draws Field-of-Experts regularizers (kernels and potentials); this one is "
-                         f"{name!r}")
     out = Path(out)
+    if name == "ridge":
+        return [draw_ridge(reg.family, reg.theta, out / "filters.png",
+                           f"weakly convex ridge regularizer learned for {reg.task} at sigma = {reg.sigma:.4g}")]
+    if name != "foe":
+        raise ValueError(f"isgd filters draws Field-of-Experts and weakly convex ridge regularizers; this one is "
+                         f"{name!r}")
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -101,6 +116,47 @@ def draw_filters(reg: LearnedRegularizer, out: str | Path) -> list[Path]:
                  + ", ".join(f"{v:.3g}" for v in sorted(set(np.round(nu, 6)))), fontsize=9)
     paths.append(save_figure(fig, out / "potentials.png"))
     return paths
+
+
+def draw_ridge(family, theta: torch.Tensor, path: str | Path, title: str) -> Path:
+    """Learned filters (RGB, each scaled to its largest entry; the budget share in the title) and the
+    potentials ``psi_j`` (convex part, weakly convex part and their sum) on a range of responses."""
+    plt = pyplot()
+    R = family.at(theta.double())
+    p = family.unpack(theta.double())
+    J = family.num_filters
+    order = torch.argsort(p.kernels.flatten(1).norm(dim=1), descending=True).tolist()  # strongest filters first
+    cols = min(12, J)
+    rows = math.ceil(J / cols)
+    fig = plt.figure(figsize=(cols * 1.0, rows * 1.1 + 3.6))
+    gs = fig.add_gridspec(rows + 3, cols)
+    for n, j in enumerate(order):
+        ax = fig.add_subplot(gs[n // cols, n % cols])
+        k = p.kernels[j]
+        img = (0.5 + 0.5 * k / k.abs().max()).permute(1, 2, 0).numpy() if k.shape[0] == 3 else k[0].numpy()
+        ax.imshow(img, cmap=None if k.shape[0] == 3 else "gray", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{j}", fontsize=6)
+    ax = fig.add_subplot(gs[rows:, : cols // 2])
+    t = torch.linspace(-0.5, 0.5, 801, dtype=torch.float64)
+    for j in order[:8]:
+        nu, s, rho = (float(v[j]) for v in (R.nu, R.s, R.rho))
+        psi = torch.sqrt(t * t + nu * nu) - nu + (rho / R.atom.kappa) * s * s * atom_phi(R.atom.name, t / s)
+        ax.plot(t.numpy(), psi.numpy(), lw=1, label=f"filter {j}")
+    ax.set_xlabel("filter response t")
+    ax.set_ylabel("psi_j(t)")
+    ax.set_title("potentials of the 8 strongest filters (the filter norm is their strength)", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
+    ax = fig.add_subplot(gs[rows:, cols // 2:])
+    ax.bar(range(J), (R.rho / R.rho.sum().clamp_min(1e-30)).numpy()[order], color="C3")
+    ax.set_xlabel("filter (same order)")
+    ax.set_ylabel("share of rho")
+    ax.yaxis.set_label_position("right")
+    ax.set_title(f"certified negative curvature {R.negative_curvature_bound():.3f} (prescribed <= {family.weak_convexity})",
+                 fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)
 
 
 def add_filters_arguments(p: argparse.ArgumentParser) -> None:

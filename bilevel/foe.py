@@ -440,6 +440,10 @@ class BoundFoE:
             self._cache[key] = float(back.max())
         return self._cache[key]
 
+    def negative_curvature_bound(self, height: int, width: int) -> float:
+        """The FoE is convex (``psi'' > 0``): it lowers the lower-level modulus by nothing."""
+        return 0.0
+
     def _window_energy(self, z: torch.Tensor) -> torch.Tensor:
         """``sum_{c,k} (P z)_c(p + k)^2`` for every output pixel ``p``: ``(B, 1, H, W)``."""
         k = self.family.kernel_size

@@ -4,10 +4,12 @@ r"""The lower-level problem of every image (DESIGN.md, "Per-image problems").
 
     h_i(x, \theta) = \tfrac12 \|A x - y_i\|^2 + R_\theta(x) + \tfrac{\mu}{2} \|x\|^2 ,
 
-with ``R_theta`` convex. ``h_i`` is ``mu_h``-strongly convex with the certified modulus
-``mu_h = lambda_min-bound(A^T A) + mu`` and ``L_h``-smooth with
-``L_h = ||A||^2-bound + mu + sup_x ||grad^2 R_theta(x)||``-bound. Both depend on the image size only,
-never on the batch.
+with ``R_theta`` convex or weakly convex: ``grad^2 R_theta(x) >= -rho_theta I`` for every ``x`` with a
+certified ``rho_theta >= 0`` (``BoundRegularizer.negative_curvature_bound``; ``0`` for convex families
+such as the FoE). ``h_i`` is ``mu_h``-strongly convex with the certified modulus
+``mu_h = lambda_min-bound(A^T A) + mu - rho_theta`` and ``L_h``-smooth with
+``L_h = ||A||^2-bound + mu + sup_x ||grad^2 R_theta(x)||``-bound. Both depend on the image size (and
+``theta``) only, never on the batch; a ``theta`` whose modulus would not be positive is refused.
 """
 from __future__ import annotations
 
@@ -33,15 +35,31 @@ class LowerLevelProblem:
         if not (isinstance(self.mu, (int, float)) and math.isfinite(self.mu) and self.mu >= 0):
             raise ValueError(f"mu must be a finite number >= 0, got {self.mu!r}")
 
-    def modulus(self, height: int, width: int) -> float:
-        """Certified strong convexity modulus ``mu_h`` of ``h_i(., theta)`` (any ``theta``)."""
+    def modulus(self, height: int, width: int, reg: BoundRegularizer | None = None) -> float:
+        """Certified strong convexity modulus ``mu_h`` of ``h_i(., theta)``.
+
+        Without ``reg`` it is the data term's and the ridge's, ``lambda_min-bound(A^T A) + mu`` (valid for
+        every convex regularizer); with ``reg`` (the regularizer bound to ``theta``) it is lowered by
+        the certified negative-curvature bound of a weakly convex regularizer (``0`` for convex ones).
+        """
         m = self.operator.gram_lower_bound(height, width) + self.mu
         if m <= 0:
             raise ValueError(
                 f"mu = {self.mu} with the operator {self.operator.describe()}, which is not certified injective: "
                 "the lower-level problem may not be strongly convex. Pass mu > 0 (e.g. mu = 1e-2)."
             )
-        return float(m)
+        rho = 0.0 if reg is None else float(reg.negative_curvature_bound(height, width))
+        if not (math.isfinite(rho) and rho >= 0):
+            raise ValueError(f"the regularizer reported an invalid negative-curvature bound {rho!r}")
+        if m - rho <= 0:
+            raise ValueError(
+                f"the regularizer's certified negative curvature {rho:.6g} is not below the data term's modulus "
+                f"{m:.6g} (operator {self.operator.describe()}, "
+                f"mu = {self.mu}): the lower-level problem is not certified strongly convex at this theta. Use a "
+                "regularizer family with a smaller prescribed weak convexity (e.g. --weak-convexity below the modulus) "
+                "or a larger mu."
+            )
+        return float(m - rho)
 
     def bind(self, theta: torch.Tensor, y: torch.Tensor) -> "BoundLowerLevel":
         """Fix ``theta`` and the measurements ``y`` of shape ``(B, C, H, W)``."""
@@ -68,7 +86,7 @@ class BoundLowerLevel:
     def __post_init__(self) -> None:
         H, W = self.y.shape[-2:]
         self.reg = self.problem.regularizer.at(self.theta)
-        self.modulus = self.problem.modulus(H, W)
+        self.modulus = self.problem.modulus(H, W, self.reg)
         self.smoothness = (
             self.problem.operator.norm_sq_bound(H, W) + self.problem.mu + self.reg.grad_lipschitz_bound(H, W)
         )

@@ -81,6 +81,10 @@ class BoundQuadratic:
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         return float(4.0 * self.w.sum())  # ||D_j||^2 <= 4
 
+    def negative_curvature_bound(self, height: int, width: int) -> float:
+        """Convex: ``0``."""
+        return 0.0
+
     def constants(self, x: torch.Tensor, curv: None, q: torch.Tensor) -> RegularizerConstants:
         """``L_H = 0``; ``(B(x') - B(x))^T q = (w_j <D_j (x' - x), D_j q>)_j``, ``||D_j|| <= 2``."""
         with torch.no_grad():

@@ -1,10 +1,10 @@
-"""Autograd references: the FoE energy written as a plain differentiable function, and an
-autograd-only hypergradient (the baseline of ``benchmarks/bench_core.py``).
+"""Autograd references: the FoE and weakly convex ridge energies written as plain differentiable
+functions, and an autograd-only hypergradient (the baseline of ``benchmarks/bench_core.py``).
 
 These are deliberately straightforward: lower-level gradients by ``torch.autograd.grad``,
 Hessian-vector products by double backward, fixed-step FISTA with a power-method step size, and the
 mixed product by differentiating ``<grad_x h, q>`` in ``theta``. Tests compare the analytic products
-of :mod:`bilevel.foe` with them.
+of :mod:`bilevel.foe` and :mod:`bilevel.ridge` with them.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .foe import FieldOfExperts
 from .padding import pad
+from .ridge import WeaklyConvexRidge, atom
 
 
 def foe_value(family: FieldOfExperts, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -28,10 +29,58 @@ def foe_value(family: FieldOfExperts, theta: torch.Tensor, x: torch.Tensor) -> t
     return (psi.sum(dim=(2, 3)) * torch.exp(prm.log_scale + prm.log_weights)).sum(dim=1)
 
 
+def ridge_gershgorin(weights: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """``max_c sum_{c', Delta} |sum_j w_j A_j[c, c'](Delta)|`` by one small correlation per filter and
+    channel pair (independent of :func:`bilevel.ridge.autocorrelations`; differentiable)."""
+    J, C, k, _ = kernels.shape
+    r2 = 2 * (k // 2)
+    rows = []
+    for c in range(C):
+        total = 0.0
+        for c2 in range(C):
+            acc = 0.0
+            for j in range(J):
+                inp = F.pad(kernels[j, c2][None, None], (r2, r2, r2, r2))
+                acc = acc + weights[j] * F.conv2d(inp, kernels[j, c][None, None])
+            total = total + acc.abs().sum()
+        rows.append(total)
+    return torch.stack(rows).max()
+
+
+def ridge_value(family: WeaklyConvexRidge, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``R_theta(x_i)`` of the weakly convex ridge family per image, with plain torch operations."""
+    prm = family.unpack(theta)
+    k = family.kernel_size
+    r = k // 2
+    u = F.conv2d(pad(x, r, family.padding), prm.kernels)
+    H, W = x.shape[-2:]
+    border = torch.ones(H, W, dtype=x.dtype, device=x.device)
+    border[r:H - r, r:W - r] = 0.0
+    share = torch.exp(prm.log_share)
+    tau = torch.sigmoid(prm.budget_logit)
+    rho = family.weak_convexity * tau * share / ridge_gershgorin(share, prm.kernels)
+    at = atom(family.atom)
+    nu, s = (torch.exp(t).view(1, -1, 1, 1) for t in (prm.log_nu, prm.log_s))
+    rho4 = rho.view(1, -1, 1, 1)
+    v = u / s
+    phi = 0.5 * torch.log1p(v * v) if at.name == "cauchy" else 0.5 * (1.0 - torch.exp(-v * v))
+    psi = torch.sqrt(u * u + nu * nu) - nu + (rho4 / at.kappa) * s * s * phi + 0.5 * rho4 * border * u * u
+    return psi.sum(dim=(1, 2, 3))
+
+
+def regularizer_value(family, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The reference value of any family with one here (FoE or weakly convex ridge)."""
+    if isinstance(family, WeaklyConvexRidge):
+        return ridge_value(family, theta, x)
+    if isinstance(family, FieldOfExperts):
+        return foe_value(family, theta, x)
+    raise ValueError(f"no autograd reference for the regularizer {family.describe().get('name')!r}")
+
+
 def lower_energy(family, operator, mu, theta, x, y) -> torch.Tensor:
     """``h_i(x_i, theta)`` per image (autograd-friendly)."""
     res = operator.forward(x) - y
-    return 0.5 * res.pow(2).sum(dim=(1, 2, 3)) + foe_value(family, theta, x) + 0.5 * mu * x.pow(2).sum(dim=(1, 2, 3))
+    return 0.5 * res.pow(2).sum(dim=(1, 2, 3)) + regularizer_value(family, theta, x) + 0.5 * mu * x.pow(2).sum(dim=(1, 2, 3))
 
 
 class ReferenceResult(NamedTuple):

@@ -64,6 +64,10 @@ class BoundRegularizer(Protocol):
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         """Certified ``sup_x ||grad_x^2 R_theta(x)||`` on ``height x width`` images."""
 
+    def negative_curvature_bound(self, height: int, width: int) -> float:
+        """Certified ``rho >= 0`` with ``grad_x^2 R_theta(x) >= -rho I`` for every ``x`` (``0`` when convex);
+        :meth:`bilevel.problem.LowerLevelProblem.modulus` subtracts it from the data term's modulus."""
+
     def constants(self, x: torch.Tensor, curv: Any, q: torch.Tensor) -> RegularizerConstants:
         """Certified constants at ``x`` for the adjoint ``q`` (see :class:`RegularizerConstants`)."""
 
@@ -81,26 +85,42 @@ class Regularizer(Protocol):
         ...
 
 
+#: Names of the regularizer families the training commands build (``TrainConfig.regularizer``).
+REGULARIZERS = ("foe", "ridge")
+
+
+def _families() -> dict[str, type]:
+    # imported here: the families import this module for RegularizerConstants
+    from .foe import FieldOfExperts
+    from .quadratic import QuadraticDifferences
+    from .ridge import WeaklyConvexRidge
+
+    return {"foe": FieldOfExperts, "ridge": WeaklyConvexRidge, "quadratic_differences": QuadraticDifferences}
+
+
 def regularizer_from_description(description: dict) -> Regularizer:
-    """Rebuild a regularizer family from its ``describe()`` dict (stored in run directories,
-    checkpoints and exported regularizer files).
+    """Rebuild a regularizer family from its ``describe()`` dict: the one place that maps names to families.
 
-    This is the one place that knows every family by its ``name``; a new family adds one branch
-    here. A stored ``dim`` must match the rebuilt family's.
+    ``description["name"]`` picks the family (``foe``: :class:`~bilevel.foe.FieldOfExperts`, ``ridge``:
+    :class:`~bilevel.ridge.WeaklyConvexRidge`, ``quadratic_differences``); the other keys are its
+    constructor options (missing ones take their defaults). Derived entries such as ``dim`` are
+    checked against the rebuilt family, so a stored ``theta`` keeps its meaning.
     """
+    import dataclasses
+
     if not isinstance(description, dict) or "name" not in description:
-        raise ValueError(f"a regularizer description must be a dict with a 'name', got {description!r}")
+        raise ValueError(f"a regularizer description is a dict with a 'name' key, got {description!r}")
+    families = _families()
     name = description["name"]
-    if name == "foe":
-        from dataclasses import fields
-
-        from .foe import FieldOfExperts
-
-        options = {f.name for f in fields(FieldOfExperts)}
-        family: Regularizer = FieldOfExperts(**{k: v for k, v in description.items() if k in options})
-    else:
-        raise ValueError(f"unknown regularizer family {name!r}; this toolkit knows: foe")
-    if "dim" in description and int(description["dim"]) != family.dim:
-        raise ValueError(f"the description of {name!r} says dim = {description['dim']}, the rebuilt family has "
-                         f"{family.dim} parameters")
+    if name not in families:
+        raise ValueError(f"unknown regularizer family {name!r}; known: {sorted(families)}")
+    cls = families[name]
+    options = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(description) - options - {"name", "dim"})
+    if unknown:
+        raise ValueError(f"unknown options {unknown} for the regularizer family {name!r}; it takes {sorted(options)}")
+    family = cls(**{k: v for k, v in description.items() if k in options})
+    if "dim" in description and description["dim"] != family.dim:
+        raise ValueError(f"the description says dim = {description['dim']} but the rebuilt {name!r} family has "
+                         f"dim = {family.dim}: the description is inconsistent (edited by hand?)")
     return family

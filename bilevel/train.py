@@ -1,4 +1,5 @@
-"""Learning FoE regularizers: configuration, orchestration and the ``train`` command.
+"""Learning regularizers (the FoE or a weakly convex ridge family): configuration, orchestration and
+the ``train`` command.
 
 ``train(config, out)`` builds the data, the lower-level problem, the method (ISGD, MAID or IGD) and
 the callbacks from a :class:`TrainConfig`, runs them in a run directory (see
@@ -41,11 +42,11 @@ import torch
 
 from .data import TASKS, embedded_crops, make_measurements
 from .distributed import from_environment, local_device, shutdown
-from .foe import FieldOfExperts
 from .io import write_bytes_atomic
 from .methods import ISGD, MAID, MAIDSettings, TrainingData
 from .operators import make_operator
 from .problem import LowerLevelProblem
+from .regularizer import REGULARIZERS, Regularizer, regularizer_from_description
 from .rundir import RunDirectory, check_writable_directory, data_fingerprint
 from .runner import (Checkpointer, Evaluator, IterateRecorder, MetricsWriter, ProgressBar, Run, Runner, load_checkpoint,
                      restore, stop_on_interrupt)
@@ -96,9 +97,17 @@ class TrainConfig:
     chunk_size: int = 64
     dtype: str = "float32"
     device: str = "auto"
-    init_scale: float = 0.02
-    init_nu: float = 0.05
+    init_scale: float | None = None
+    init_nu: float | None = None
     per_expert_smoothing: bool = False
+    regularizer: str = "foe"
+    filters: int | None = None
+    kernel_size: int | None = None
+    weak_convexity: float = 0.9
+    atom: str = "cauchy"
+    kernel_scale: float = 1.0
+    init_shape: float = 0.1
+    init_budget: float = 0.3
     certify: bool = True
     maid_rho: float = 0.5
     maid_shrink: float = 0.5
@@ -148,20 +157,27 @@ class TrainConfig:
             raise ValueError(f"unknown task {self.task!r}; use one of {sorted(TASKS)}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; use one of {METHODS}")
+        if self.regularizer not in REGULARIZERS:
+            raise ValueError(f"unknown regularizer {self.regularizer!r}; use one of {REGULARIZERS}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; use one of {SAMPLERS}")
         if self.step not in SCHEDULES or self.accuracy not in SCHEDULES:
             raise ValueError(f"step and accuracy schedules must be one of {SCHEDULES}")
-        for name in ("alpha0", "delta_ratio", "eval_eps", "init_scale", "init_nu", "budget", "eval_every",
+        for name in ("alpha0", "delta_ratio", "eval_eps", "budget", "eval_every",
                      "checkpoint_every", "chunk_size", "batch_size"):
             positive(name)
         if not isinstance(self.iterates_every, int) or self.iterates_every < 0:
             raise ValueError(f"iterates_every must be an integer >= 0, got {self.iterates_every!r}")
-        for name in ("eps0", "sigma", "crop", "train_count", "test_count", "max_iterations"):
+        for name in ("eps0", "sigma", "crop", "train_count", "test_count", "max_iterations", "filters", "kernel_size",
+                     "init_shape", "init_scale", "init_nu", "kernel_scale"):
             if getattr(self, name) is not None:
                 positive(name)
         if self.mu is not None and not (math.isfinite(self.mu) and self.mu >= 0):
             raise ValueError(f"mu must be >= 0, got {self.mu}")
+        if not (isinstance(self.weak_convexity, (int, float)) and math.isfinite(self.weak_convexity) and self.weak_convexity >= 0):
+            raise ValueError(f"weak_convexity must be a finite number >= 0, got {self.weak_convexity!r}")
+        if not 0 < self.init_budget < 1:
+            raise ValueError(f"init_budget must lie in (0, 1), got {self.init_budget!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         for name in ("budget", "eval_every", "checkpoint_every", "chunk_size", "batch_size", "seed"):
@@ -332,9 +348,29 @@ def build_problem(cfg: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor 
     return LowerLevelProblem(op, make_regularizer(cfg), cfg.ridge), train, test
 
 
-def make_regularizer(cfg: TrainConfig):
-    """The regularizer family a config learns."""
-    return FieldOfExperts(per_expert_smoothing=cfg.per_expert_smoothing)
+def make_regularizer(cfg: TrainConfig) -> Regularizer:
+    """The regularizer family of a run (through :func:`bilevel.regularizer.regularizer_from_description`)."""
+    desc: dict[str, Any] = {"name": cfg.regularizer}
+    if cfg.regularizer == "foe":
+        desc["per_expert_smoothing"] = cfg.per_expert_smoothing
+        if cfg.filters is not None:
+            desc["num_experts"] = cfg.filters
+    else:
+        desc.update(weak_convexity=cfg.weak_convexity, atom=cfg.atom, kernel_scale=cfg.kernel_scale)
+        if cfg.filters is not None:
+            desc["num_filters"] = cfg.filters
+    if cfg.kernel_size is not None:
+        desc["kernel_size"] = cfg.kernel_size
+    return regularizer_from_description(desc)
+
+
+def initial_theta(cfg: TrainConfig, family: Regularizer, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The documented initialization of the run's family with the config's ``init_*`` options (``None``:
+    the family's default)."""
+    given = {k: v for k, v in (("scale", cfg.init_scale), ("nu", cfg.init_nu)) if v is not None}
+    if cfg.regularizer == "ridge":
+        given.update(shape=cfg.init_shape, budget=cfg.init_budget)
+    return family.init_theta(dtype=dtype, device=device, **given)
 
 
 def load_data(cfg: TrainConfig, device: torch.device, dtype: torch.dtype) -> tuple[LowerLevelProblem, TrainingData, TrainingData | None]:
@@ -506,7 +542,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, device, d
             run_dir.write_json("data.json", data_now)
         problem, train_data, test_data = build_problem(cfg, train_x, test_x, device, dtype)
         method = build_method(cfg, problem, train_data, ctx)
-        theta0 = problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu, dtype=dtype, device=device)
+        theta0 = initial_theta(cfg, problem.regularizer, dtype, device)
         run = Run(method, method.init(theta0), cfg.budget)
         evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
         progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress if is_main else False)
@@ -626,9 +662,21 @@ _HELP = {
     "chunk_size": "images solved at once (bounds memory of full-batch evaluations)",
     "dtype": "float32 or float64",
     "device": "torch device: auto (cuda if available), cpu, cuda, cuda:1, ...",
-    "init_scale": "initial regularization scale e^{theta_0}",
-    "init_nu": "initial smoothing parameter nu",
-    "per_expert_smoothing": "one smoothing parameter per expert (d = 1491) instead of a shared one (d = 1482)",
+    "init_scale": "initial regularization scale (FoE: e^{theta_0}, default 0.02; ridge: norm of the "
+                  "first-difference filters, default 0.1)",
+    "init_nu": "initial smoothing parameter nu (FoE default 0.05; ridge: nu_j in units of the TV filters' norm, default 0.01)",
+    "per_expert_smoothing": "FoE: one smoothing parameter per expert (d = 1491) instead of a shared one (d = 1482)",
+    "regularizer": f"regularizer family: {', '.join(REGULARIZERS)} (foe: the paper's Field of Experts; ridge: weakly "
+                   "convex ridge regularizer with learned potentials and a certified curvature bound, bilevel.ridge)",
+    "filters": "number of filters J (default: the family's, FoE 10, ridge 48)",
+    "kernel_size": "filter size k, odd (default: 7)",
+    "weak_convexity": "ridge: prescribed bound rho_max on the certified negative curvature of R; the lower-level "
+                      "modulus is lambda_min(A^T A) + mu - tau rho_max > 0 (must stay below the data term's modulus)",
+    "atom": "ridge: weakly convex atom of the potentials, cauchy (log(1 + v^2)/2) or welsch ((1 - exp(-v^2))/2)",
+    "kernel_scale": "ridge: the filters are kernel_scale times their block of theta (a diagonal preconditioner: "
+                    "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
+    "init_shape": "ridge: initial scale s_j of the weakly convex atom, in units of the TV filters' norm",
+    "init_budget": "ridge: initial fraction tau of the prescribed weak convexity in use, in (0, 1)",
     "maid_rho": "MAID backtracking factor",
     "maid_shrink": "MAID accuracy factor after a failure",
     "maid_grow": "MAID accuracy factor after a success",
@@ -695,7 +743,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                            help=help_text)
             continue
         choices = {"task": sorted(TASKS), "method": METHODS, "sampler": SAMPLERS, "step": SCHEDULES,
-                   "accuracy": SCHEDULES, "dtype": ["float32", "float64"]}.get(f.name)
+                   "accuracy": SCHEDULES, "dtype": ["float32", "float64"], "regularizer": REGULARIZERS,
+                   "atom": ["cauchy", "welsch"]}.get(f.name)
         p.add_argument(_flag(f.name), dest=f.name, type=_option_parser(f.name, hints[f.name]), choices=choices,
                        default=argparse.SUPPRESS, help=help_text)
 

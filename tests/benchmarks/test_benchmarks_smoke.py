@@ -30,6 +30,12 @@ def test_throughput_tiny(tmp_path):
         assert all(v > 0 for v in row["image_iterations_per_s"].values())
         assert 0 < row["roofline"]["gradient"]["fraction_of_roofline"]
     assert d["results"]["float32"]["work_per_image_iteration"]["gradient"]["flops"] > 0
+    ridge = d["results"]["float32"]["rows_ridge"]
+    assert [row["batch"] for row in ridge] == [1, 2]
+    for row in ridge:
+        assert row["family"]["name"] == "ridge"
+        assert set(row["ridge_over_foe"]) == {"gradient", "hvp", "lower_solve", "cg", "hypergradient"}
+        assert all(v > 0 for v in row["ridge_over_foe"].values())
 
 
 def test_scaling_tiny(tmp_path):
@@ -77,3 +83,62 @@ def test_end_to_end_tiny_keeps_its_runs_beside_the_output(tmp_path):
         assert res["computations"] >= 200 and res["stop_reason"] == "budget"
         assert (tmp_path / "runs" / f"end-to-end-{method}" / "summary.json").exists()
     assert {"machine", "versions", "git_commit"} <= set(d)
+
+
+def _photo_folder(folder: Path, names: tuple[str, ...], side: int) -> Path:
+    """A folder of small PNG photographs cut from the embedded ones (no shared data needed)."""
+    import numpy as np
+    from PIL import Image
+
+    from bilevel.data import load_embedded_photo
+
+    folder.mkdir(parents=True)
+    for name in names:
+        img = load_embedded_photo(name)
+        Image.fromarray((np.clip(img[:side, :side], 0, 1) * 255).round().astype(np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
+    train_dir = _photo_folder(tmp_path / "train", ("astronaut", "coffee", "rocket"), 96)
+    test_dir = _photo_folder(tmp_path / "test", ("chelsea", "motorcycle"), 64)
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"train_count": 4, "crop": 32, "budget": 300, "batch_size": 2, "filters": 8,
+                                 "kernel_size": 5}))
+    foe = tmp_path / "foe.json"
+    foe.write_text(json.dumps({"train_count": 4, "crop": 32, "budget": 300, "batch_size": 2}))
+    small.write_text(json.dumps({**json.loads(small.read_text()), "regularizer": "ridge"}))
+    out = tmp_path / "quality.json"
+    r = _run("bench_quality.py", "--train-data", str(train_dir), "--test-data", str(test_dir), "--crop", "32",
+             "--test-count", "6", "--tv-count", "4", "--foe-config", str(foe), "--ridge-config", str(small),
+             "--eval-eps", "1e-2", "--ridge-run", str(tmp_path / "ridge-run"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    methods = set(d["methods"])
+    assert {"noisy", "tv", "foe", "ridge"} <= methods
+    crops = d["crops"]
+    assert len(crops["per_image"]) == 6 and crops["count"] == 6
+    assert sorted({row["photograph"] for row in crops["per_image"]}) == [0, 1]
+    for m in methods:
+        vals = [row[f"{m}_psnr"] for row in crops["per_image"]]
+        assert crops["mean"][m]["psnr"]["mean"] == pytest.approx(sum(vals) / len(vals))
+        assert all(0 < row[f"{m}_ssim"] <= 1 for row in crops["per_image"])
+    pair = crops["paired"]["ridge - tv"]["psnr"]
+    diffs = [row["ridge_psnr"] - row["tv_psnr"] for row in crops["per_image"]]
+    assert pair["mean_difference"] == pytest.approx(sum(diffs) / len(diffs))
+    assert pair["ci95"][0] <= pair["mean_difference"] <= pair["ci95"][1] and pair["n"] == 6
+    assert crops["paired"]["ridge - tv"]["psnr_by_photograph"]["n"] == 2
+    full = d["full"]
+    assert full["count"] == 2 and len(full["per_image"]) == 2
+    ridge = d["ridge"]
+    assert 0 < ridge["certified_modulus_96x96"] <= 1.0
+    assert ridge["negative_curvature_bound"] <= ridge["prescribed_weak_convexity"]
+    assert ridge["certified_modulus_96x96"] == pytest.approx(1.0 - ridge["negative_curvature_bound"], rel=1e-6)
+    assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0
+    theta = json.loads((tmp_path / "quality_ridge_theta.json").read_text())
+    assert theta["regularizer"]["name"] == "ridge" and len(theta["theta"]) == theta["regularizer"]["dim"]
+    assert ("cbm3d" in methods) == ("cbm3d_note" not in d)
+    assert (tmp_path / "ridge-run" / "summary.json").exists() and d["ridge"]["stop"] == "budget"
+    (tmp_path / "quality_ridge_filters.png").unlink()
+    assert _run("bench_quality.py", "--draw-only", "--out", str(out)).returncode == 0
+    assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0

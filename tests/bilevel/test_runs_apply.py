@@ -163,3 +163,12 @@ def test_filters_draw_kernels_and_potentials(two_runs, tmp_path):
     assert main(["-q", "export", str(a), "--out", str(tmp_path / "r.json")]) == 0
     assert main(["-q", "filters", str(tmp_path / "r.json")]) == 0
     assert (tmp_path / "filters.png").exists()
+
+
+def test_filters_draw_a_ridge_run_and_it_denoises(tmp_path):
+    run = train(TrainConfig(**{**SMALL, "budget": 120, "eval_every": 120}, regularizer="ridge", filters=4,
+                            kernel_size=3), tmp_path / "ridge").run_dir.path
+    assert main(["-q", "filters", str(run), "--out", str(tmp_path / "f")]) == 0
+    assert (tmp_path / "f" / "filters.png").stat().st_size > 10000
+    reg = load_regularizer(run)
+    assert reg.family.describe()["name"] == "ridge" and reg.theta.numel() == reg.family.dim

@@ -10,7 +10,7 @@ from bilevel.hypergradient import SquaredError
 from bilevel.methods import MAID, MAIDSettings, TrainingData
 from bilevel.runner import Callback, load_checkpoint, load_iterates
 from bilevel.solvers import solve_lower
-from bilevel.train import TrainConfig, build_method, load_data, train
+from bilevel.train import TrainConfig, build_method, initial_theta, load_data, train
 from validation.cli import main as isgd_main
 
 SMALL = dict(crop=24, train_count=6, test_count=2, batch_size=3, budget=600, eval_every=300, checkpoint_every=2,
@@ -102,7 +102,7 @@ def test_maid_never_accepts_a_step_whose_certified_test_fails():
                       eps0=1e-2, progress=False)
     problem, data, _ = load_data(cfg, torch.device("cpu"), torch.float64)
     maid = build_method(cfg, problem, data)
-    state = maid.init(problem.regularizer.init_theta(scale=cfg.init_scale, nu=cfg.init_nu))
+    state = maid.init(initial_theta(cfg, problem.regularizer, torch.float64, torch.device("cpu")))
     loss = SquaredError()
 
     def exact_f(theta):

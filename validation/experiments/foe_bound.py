@@ -1,6 +1,7 @@
-r"""Theorem 1 against real FoE runs (DESIGN.md, "The flows", 3. FoE bound check).
+r"""Theorem 1 against real learned-regularizer runs (DESIGN.md, "The flows", 3. FoE bound check).
 
-Input: ISGD runs of the same FoE problem (same configuration up to the seed) with a constant step
+Input: ISGD runs of the same problem (the paper's FoE or the weakly convex ridge family of
+:mod:`bilevel.ridge`, whichever ``--regularizer`` the runs used) (same configuration up to the seed) with a constant step
 ``alpha`` and a constant accuracy ``(eps, delta)``, each holding its iterates (``iterates/``,
 ``isgd train --iterates-every K``). At every stored iterate :math:`\theta_t` of every run:
 
@@ -35,6 +36,13 @@ Input: ISGD runs of the same FoE problem (same configuration up to the seed) wit
 8. observed :math:`\min_{t<T}\mathbb E\|\nabla f(\theta_t)\|^2`: the mean over runs at each stored
    iterate, minimized over the stored iterates :math:`t < T`, with Student-t intervals (pointwise,
    and simultaneous over the iterates by Bonferroni for the minimum).
+
+The lower level enters through the certified constants of every hypergradient: its strong convexity
+modulus :math:`\mu_h` (for a weakly convex regularizer, the data term's modulus minus the certified
+negative curvature, :meth:`bilevel.problem.LowerLevelProblem.modulus`) and its smoothness
+:math:`L_h` set the solver's stopping rule ``||grad h|| <= mu_h eps`` (so ``eps`` is a certified
+distance for either family) and the a-posteriori bound of every :math:`z_i`; both are recorded per
+iterate (``modulus``, ``smoothness``) and summarized under ``lower_level``.
 
 What the numbers are, honestly:
 
@@ -144,6 +152,8 @@ class IterateAnalysis:
     error_max: float
     certified_max: float
     tight_converged: bool
+    modulus: float = float("nan")
+    smoothness: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,12 @@ class FoEBoundResult:
                 "abc_inexact_diagnostics": list(self.abc_inexact.diagnostics),
                 "bias_diagnostics": list(self.bias.diagnostics),
             },
+            "lower_level": {
+                "regularizer": self.config.get("regularizer", "foe"),
+                "modulus_min": float(min(p.modulus for p in self.points)),
+                "modulus_max": float(max(p.modulus for p in self.points)),
+                "smoothness_max": float(max(p.smoothness for p in self.points)),
+            },
             "errors": {
                 "mean": float(np.mean([p.error_mean for p in self.points])),
                 "max": float(max(p.error_max for p in self.points)),
@@ -314,13 +330,16 @@ def _jsonable(obj: Any) -> Any:
 class PerImage:
     """Per-image hypergradients at one iterate: ``grads`` ``(m, d)`` (projected, float64 numpy),
     ``losses`` ``(m,)`` :math:`g_i(\\tilde x_i)`, certified bounds ``(m,)``, the solutions ``x`` (warm
-    starts) and whether every solve met its tolerance."""
+    starts), whether every solve met its tolerance, and the certified lower-level modulus and
+    smoothness at this iterate."""
 
     grads: np.ndarray
     losses: np.ndarray
     certified: np.ndarray
     x: torch.Tensor
     converged: bool
+    modulus: float = float("nan")
+    smoothness: float = float("nan")
 
 
 def _project_rows(problem: LowerLevelProblem, rows: torch.Tensor) -> torch.Tensor:
@@ -341,6 +360,7 @@ def per_image_hypergradients(problem: LowerLevelProblem, theta: torch.Tensor, x_
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     grads, losses, bounds, xs = [], [], [], []
     converged = True
+    modulus, smoothness = math.inf, 0.0
     for lo in range(0, y.shape[0], chunk_size):
         sl = slice(lo, lo + chunk_size)
         r = hypergradient(problem, theta, y[sl], x_star[sl], eps, delta, x0=None if x0 is None else x0[sl],
@@ -350,8 +370,9 @@ def per_image_hypergradients(problem: LowerLevelProblem, theta: torch.Tensor, x_
         bounds.append(r.error_bound.detach().cpu().double())
         xs.append(r.x.detach())
         converged = converged and bool(r.lower.converged.all()) and bool(r.cg.converged.all())
+        modulus, smoothness = min(modulus, r.lower.modulus), max(smoothness, r.lower.smoothness)
     return PerImage(torch.cat(grads).numpy(), torch.cat(losses).numpy(), torch.cat(bounds).numpy(), torch.cat(xs),
-                    converged)
+                    converged, float(modulus), float(smoothness))
 
 
 def difference_quotients(thetas: np.ndarray, grads: np.ndarray) -> tuple[float, tuple[int, int]]:
@@ -509,7 +530,7 @@ def analyze_runs(
     confidence: float = CONFIDENCE,
     keep_per_image: bool = False,
 ) -> FoEBoundResult:
-    """Constants of the FoE problem along ISGD runs and Theorem 1 versus observed (module docstring).
+    """Constants of the learned-regularizer problem along ISGD runs and Theorem 1 versus observed (module docstring).
 
     Parameters
     ----------
@@ -579,6 +600,7 @@ def analyze_runs(
                 inner=float(grad @ Z.mean(axis=0)), eps2=float(law.expected_sq_norm(E)),
                 error_mean=float(errors.mean()), error_max=float(errors.max()),
                 certified_max=float(inexact.certified.max()), tight_converged=ref.converged,
+                modulus=ref.modulus, smoothness=ref.smoothness,
             ))
             grads_k.append(grad)
             thetas_k.append(rec["theta"].double().numpy())
