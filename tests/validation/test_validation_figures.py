@@ -291,6 +291,33 @@ def test_estimate_from_costs() -> None:
         evidence.estimate_plan(exps, sc, {**costs, "kinds": {}})
 
 
+def test_measured_costs_feed_the_estimate(tmp_path: Path) -> None:
+    root = synthetic_results(tmp_path / "sample")
+    plan = json.loads((root / "experiments.json").read_text())
+    for e in plan["experiments"]:  # 10 s of CPU per run, half of its wall time in evaluations, unit 2 ms
+        write_json_atomic(root / "runs" / e["name"] / "job.json", {"cpu_seconds": 10.0, "wall_seconds": 20.0,
+                                                                   "reference_seconds": 2e-3, "load_at_start": 1.0})
+        rows = _read_csv(root / "runs" / e["name"] / "evaluations.csv")
+        for r in rows:
+            r["eval_seconds"] = 10.0 / len(rows)
+        _write_csv(root / "runs" / e["name"] / "evaluations.csv", rows)
+    costs = json.loads(evidence.measure_costs(root, tmp_path / "costs.json").read_text())
+    run = next(r for r in costs["runs"] if r["name"] == "den-maid-certified-s0")
+    summary = json.loads((root / "runs" / "den-maid-certified-s0" / "summary.json").read_text())
+    # half of 10 s of CPU for the algorithm, in units of 2 ms, per computation
+    assert run["units_per_computation"] == pytest.approx(5.0 / 2e-3 / summary["computations"])
+    assert run["units"] == pytest.approx(5000.0)
+    assert set(costs["kinds"]) == {"denoising/isgd/float32", "denoising/maid/float32", "deblurring/isgd/float32",
+                                   "deblurring/maid/float64", "denoising/isgd/float64"}
+    assert costs["idle_unit_seconds"] > 0 and costs["commits"] == ["0123abc"]
+    est = evidence.estimate_plan(experiment_set(SCALES["tiny"], check_data=False), SCALES["tiny"], costs)
+    assert len(est["runs"]) == len(plan["experiments"]) and est["total_units"] > 0
+    out = tmp_path / "est"
+    assert main(["-q", "figures", "--scale", "tiny", "--estimate", "--costs", str(tmp_path / "costs.json"),
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "estimate.json").read_text())["scale"] == "tiny"
+
+
 # ----------------------------------------------------------------------------------------------
 # drawing and verdicts from stored (synthetic) results
 
