@@ -228,7 +228,7 @@ def test_paper_plan_on_folders_splits_by_file(tmp_path: Path) -> None:
     exps = experiment_set(SCALES["paper"], data_dir=str(train), test_data_dir=str(test), notes=notes,
                           split_dir=tmp_path / "splits", splits=splits)
     den = [e for e in exps if e.spec["task"] == "denoising" and "bound" not in e.figures]
-    assert {e.config.train_count for e in den} == {1020} and {e.config.test_count for e in den} == {32}
+    assert {e.config.train_count for e in den} == {1020} and {e.config.test_count for e in den} == {16}
     sp = splits["deblurring"]
     assert len(sp.train) == 56 and len(sp.test) == 12 and not set(sp.train) & set(sp.test)
     assert sorted(sp.train + sp.test) == sorted(p.name for p in train.iterdir())
@@ -282,8 +282,8 @@ def test_estimate_from_costs() -> None:
              "bound_units_per_image_iterate": 100.0, "artifact_units": 0.0}
     est = evidence.estimate_plan(exps, sc, costs)
     row = next(r for r in est["runs"] if r["name"] == "den-isgd-constant-0.001-s0")
-    # 2 units x 2e5 computations + 10 units x (2e5/1e4 + 2 evaluations) x (128 + 32 images)
-    assert row["units"] == pytest.approx(2.0 * 200_000 + 10.0 * 22 * 160)
+    # 2 units x 2e5 computations + margin x 10 units x (2e5/1e4 + 2 evaluations) x (64 + 16 images)
+    assert row["units"] == pytest.approx(2.0 * 200_000 + evidence.EVAL_GROWTH * 10.0 * 22 * 80)
     assert row["seconds_idle"] == pytest.approx(row["units"] * 1e-3)
     assert est["bound_units"] == pytest.approx(100.0 * sc.bound_iterates * 5 * 64)
     assert est["total_hours_idle_two_cores"] == pytest.approx(est["total_units"] * 1e-3 / 3600)
