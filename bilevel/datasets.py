@@ -5,7 +5,9 @@ same layout as :func:`bilevel.data.embedded_crops`:
 
 * ``"embedded"``: the scikit-image photographs of :mod:`bilevel.data`;
 * any folder of images (:func:`folder_crops`), e.g. ``../shared/data/CBSD68`` for training crops and
-  ``../shared/data/McMaster`` for test crops;
+  ``../shared/data/McMaster`` for test crops, or a list of image files (``"list:FILE"``, one path per
+  line, :func:`list_crops`), e.g. the images of a folder split by file into training and held-out test
+  images;
 * STL-10 from its binary files ``stl10_binary/{train,test,unlabeled}_X.bin`` (:func:`stl10_crops`),
   parsed with numpy, reading only the images asked for (the unlabeled file is 2.7 GB and is never
   read whole nor hashed);
@@ -59,7 +61,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".
 #: Crop layouts of :func:`folder_crops`.
 CROP_MODES = ("grid", "center")
 #: Kinds of data source understood by :func:`load_crops`.
-SOURCE_KINDS = ("embedded", "folder", "stl10", "pets")
+SOURCE_KINDS = ("embedded", "folder", "list", "stl10", "pets")
 
 #: STL-10: every image is 3 x 96 x 96 uint8, each channel stored column by column.
 STL10_IMAGE_SHAPE = (3, 96, 96)
@@ -330,10 +332,50 @@ def folder_crops(
         ValueError: an unreadable or non-RGB image, an image smaller than the crop, or ``count``
             larger than the number of crops; the message names the file or folder and what to do.
     """
+    files = image_files(path, extensions)
+    return _files_crops(files, str(path), size, count, mode, allow_gray=allow_gray, convert=convert)
+
+
+def read_image_list(path: str | Path) -> list[Path]:
+    """The image files named in a list file: one path per line, relative paths relative to the list
+    file's folder; blank lines and lines starting with ``#`` are skipped.
+
+    Raises:
+        FileNotFoundError: the list file, or a file it names, does not exist.
+        ValueError: the list names no file, or names one file twice.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"image list {path} does not exist; write one image path per line into it")
+    files = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        f = Path(text).expanduser()
+        f = f if f.is_absolute() else path.parent / f
+        if not f.is_file():
+            raise FileNotFoundError(f"{path}, line {n}: image file {f} does not exist; fix the list or restore the file")
+        files.append(f)
+    if not files:
+        raise ValueError(f"image list {path} names no image file; write one image path per line into it")
+    if len({f.resolve() for f in files}) != len(files):
+        raise ValueError(f"image list {path} names a file twice; list every image once")
+    return files
+
+
+def list_crops(path: str | Path, size: int, count: int | None = None, mode: str = "grid", *,
+               allow_gray: bool = False, convert: bool = False) -> torch.Tensor:
+    """Square crops of the images named in a list file (:func:`read_image_list`), in the list's
+    order, cut and ordered as in :func:`folder_crops`."""
+    return _files_crops(read_image_list(path), str(path), size, count, mode, allow_gray=allow_gray, convert=convert)
+
+
+def _files_crops(files: Sequence[Path], where: str, size: int, count: int | None, mode: str, *, allow_gray: bool,
+                 convert: bool) -> torch.Tensor:
     _check_size_count(size, count)
     if mode not in CROP_MODES:
         raise ValueError(f"mode must be one of {CROP_MODES}, got {mode!r}")
-    files = image_files(path, extensions)
     per_image = []
     for f in files:
         height, width = _probe(f, allow_gray, convert)
@@ -344,7 +386,7 @@ def folder_crops(
     if count is not None:
         if count > len(order):
             raise ValueError(
-                f"only {len(order)} {mode} crops of size {size} exist in the {len(files)} images of {Path(path)}, "
+                f"only {len(order)} {mode} crops of size {size} exist in the {len(files)} images of {where}, "
                 f"asked for {count}; use a smaller count or crop size, or add images"
             )
         order = order[:count]
@@ -355,7 +397,7 @@ def folder_crops(
     for i, n in sorted(needed.items()):
         img = load_image(files[i], allow_gray=allow_gray, convert=convert)
         cut[i] = grid_crops(img, size, limit=n, name=str(files[i])) if mode == "grid" else [_center_crop(img, size)]
-    log.info("%d %s crops of size %d from %d of %d images in %s", len(order), mode, size, len(cut), len(files), path)
+    log.info("%d %s crops of size %d from %d of %d images in %s", len(order), mode, size, len(cut), len(files), where)
     return _to_tensor([cut[i][k] for i, k in order])
 
 
@@ -561,6 +603,7 @@ def split_crops(x: torch.Tensor, test_count: int, seed: int) -> tuple[torch.Tens
 _OPTIONS = {
     "embedded": (),
     "folder": ("mode", "extensions", "allow_gray", "convert"),
+    "list": ("mode", "allow_gray", "convert"),
     "stl10": (),
     "pets": ("skip_small",),
 }
@@ -614,12 +657,12 @@ def load_crops(
     """Ground-truth crops ``(N, 3, size, size)`` float64 in ``[0, 1]`` from any source.
 
     ``split`` picks the embedded photographs or the STL-10 file (``"train"``, ``"test"``,
-    ``"unlabeled"``). A folder or the Pet images have no split of their own: the folder *is* the split,
-    so pass a separate folder for testing (e.g. CBSD68 for training and McMaster for testing), or cut
-    one set with :func:`split_crops`.
+    ``"unlabeled"``). A folder, a list or the Pet images have no split of their own: the folder *is* the
+    split, so pass a separate folder for testing (e.g. CBSD68 for training and McMaster for testing), two
+    lists of the files of one folder, or cut one set with :func:`split_crops`.
 
     Args:
-        source: ``"embedded"``, ``"folder:PATH"``, ``"stl10:PATH"``, ``"pets:PATH"`` or ``PATH``
+        source: ``"embedded"``, ``"folder:PATH"``, ``"list:FILE"``, ``"stl10:PATH"``, ``"pets:PATH"`` or ``PATH``
             (relative paths are relative to the working directory).
         size: crop side (96 for denoising, 256 for deblurring).
         count: number of crops, ``None`` for all.
@@ -637,6 +680,8 @@ def load_crops(
     log.debug("%s source %s: the folder is the %s split", kind, path, split)
     if kind == "pets":
         return pets_crops(path, size, count, **options)
+    if kind == "list":
+        return list_crops(path, size, count, **options)
     return folder_crops(path, size, count, **options)
 
 
@@ -666,6 +711,9 @@ def describe_source(
         record["n_images"] = available
     elif kind == "pets":
         record["n_images"] = len(image_files(pets_folder(path), PETS_EXTENSIONS))
+    elif kind == "list":
+        record["files"] = [f.name for f in read_image_list(path)]
+        record["n_images"] = len(record["files"])
     else:
         record["n_images"] = len(image_files(path, options.get("extensions", IMAGE_EXTENSIONS)))
     return record

@@ -31,7 +31,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .io import write_json_atomic
 from .rundir import RunDirectory, check_writable_directory
@@ -155,52 +155,73 @@ def launch(spec: dict, out: str | Path | None = None, cluster: str | None = None
         for r in todo:
             log.info("would %s %s", {"new": "run", "unfinished": "resume", "extend": "extend"}[states[r.name]], r.name)
         return gather(root, runs)
-    submitit = _submitit() if todo and cluster != "debug" else None
+    if todo and cluster != "debug":
+        _submitit()  # a missing submitit is reported before anything is written
     sweep_dir = _record_sweep(root, spec, runs)
-    failures: list[tuple[str, str]] = []
-    if todo and cluster == "debug":
-        for r in todo:
-            try:
-                run_one(r.config.as_dict(), str(root / "runs" / r.name))
-                log.info("finished %s", r.name)
-            except (ValueError, OSError, RuntimeError, FloatingPointError) as exc:
-                failures.append((r.name, " ".join(str(exc).split())))
-                log.error("run %s failed: %s", r.name, failures[-1][1])
-    elif todo:
-        executor = submitit.AutoExecutor(folder=str(root / "submitit"), cluster=cluster)
-        params = {"timeout_min": int(ex_spec.get("timeout_min", 600))}
-        if cluster == "slurm":
-            params.update(ex_spec.get("slurm", {}))
-            params["slurm_array_parallelism"] = max_parallel
-        executor.update_parameters(**params)
-        pending = list(todo)
-        running: list[tuple[SweepRun, Any]] = []
-        while pending or running:
-            while pending and (cluster == "slurm" or len(running) < max_parallel):
-                r = pending.pop(0)
-                job = executor.submit(run_one, r.config.as_dict(), str(root / "runs" / r.name))
-                running.append((r, job))
-                log.info("submitted %s (job %s)", r.name, job.job_id)
-            still = []
-            for r, job in running:
-                if job.done():
-                    try:
-                        job.result()
-                        log.info("finished %s", r.name)
-                    except Exception as exc:  # a failed run must not stop the others
-                        failures.append((r.name, str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)))
-                        log.error("run %s failed: %s", r.name, failures[-1][1])
-                else:
-                    still.append((r, job))
-            running = still
-            if running:
-                time.sleep(poll_seconds)
-    if failures:
-        log.error("%d of %d runs failed; re-launch the sweep to retry them", len(failures), len(todo))
+    if todo:
+        failures = execute(todo, root, cluster, max_parallel, ex_spec, poll_seconds=poll_seconds)
+        if failures:
+            log.error("%d of %d runs failed; re-launch the sweep to retry them", len(failures), len(todo))
     table = gather(root, runs)
     sweep_dir.write_csv("results.csv", table)
     write_json_atomic(root / "results.json", table)
     return table
+
+
+def execute(runs: list[SweepRun], root: Path, cluster: str = "local", max_parallel: int = 2,
+            executor: dict | None = None, *, job: Callable[[dict, str], Any] = run_one,
+            poll_seconds: float = 1.0) -> list[tuple[str, str]]:
+    """Run ``job(config, root/runs/<name>)`` for every run through submitit, at most ``max_parallel`` at a
+    time (Slurm: as an array with that parallelism), and return the failures ``[(name, message)]``.
+
+    ``executor`` holds the sweep file's executor options (``timeout_min``, ``slurm``); ``job`` must be
+    importable by the workers (a module-level function, or a ``functools.partial`` of one).
+    """
+    if cluster not in CLUSTERS:
+        raise ValueError(f"unknown cluster {cluster!r}; use one of {CLUSTERS}")
+    if max_parallel < 1:
+        raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
+    failures: list[tuple[str, str]] = []
+    if cluster == "debug":  # in this process, one after the other
+        for r in runs:
+            try:
+                job(r.config.as_dict(), str(Path(root) / "runs" / r.name))
+                log.info("finished %s", r.name)
+            except (ValueError, OSError, RuntimeError, FloatingPointError) as exc:
+                failures.append((r.name, " ".join(str(exc).split())))
+                log.error("run %s failed: %s", r.name, failures[-1][1])
+        return failures
+    submitit = _submitit()
+    ex_spec = dict(executor or {})
+    ex = submitit.AutoExecutor(folder=str(Path(root) / "submitit"), cluster=cluster)
+    params = {"timeout_min": int(ex_spec.get("timeout_min", 600))}
+    if cluster == "slurm":
+        params.update(ex_spec.get("slurm", {}))
+        params["slurm_array_parallelism"] = max_parallel
+    ex.update_parameters(**params)
+    pending = list(runs)
+    running: list[tuple[SweepRun, Any]] = []
+    while pending or running:
+        while pending and (cluster == "slurm" or len(running) < max_parallel):
+            r = pending.pop(0)
+            handle = ex.submit(job, r.config.as_dict(), str(Path(root) / "runs" / r.name))
+            running.append((r, handle))
+            log.info("submitted %s (job %s)", r.name, handle.job_id)
+        still = []
+        for r, handle in running:
+            if handle.done():
+                try:
+                    handle.result()
+                    log.info("finished %s", r.name)
+                except Exception as exc:  # a failed run must not stop the others
+                    failures.append((r.name, str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)))
+                    log.error("run %s failed: %s", r.name, failures[-1][1])
+            else:
+                still.append((r, handle))
+        running = still
+        if running:
+            time.sleep(poll_seconds)
+    return failures
 
 
 def gather(root: Path, runs: list[SweepRun]) -> list[dict]:

@@ -60,6 +60,8 @@ METHODS = ("isgd", "maid", "igd")
 RESUME_CHANGEABLE = ("budget", "max_iterations")
 #: Options that change how a run is shown, not what it computes (not stored, not compared).
 DISPLAY_OPTIONS = ("progress",)
+#: How MAID judges the error of an inexact hypergradient.
+MAID_ERRORS = ("certified", "estimated")
 
 
 @dataclass
@@ -92,6 +94,7 @@ class TrainConfig:
     max_iterations: int | None = None
     eval_every: int = 5000
     eval_eps: float = 1e-3
+    eval_train_count: int | None = None
     checkpoint_every: int = 25
     iterates_every: int = 0
     chunk_size: int = 64
@@ -117,6 +120,7 @@ class TrainConfig:
     maid_lam: float = 1e-4
     maid_backtracks: int = 5
     maid_eps_min: float = 1e-7
+    maid_error: str = "certified"
     allow_gray: bool = False
     progress: bool | None = None
 
@@ -169,7 +173,7 @@ class TrainConfig:
         if not isinstance(self.iterates_every, int) or self.iterates_every < 0:
             raise ValueError(f"iterates_every must be an integer >= 0, got {self.iterates_every!r}")
         for name in ("eps0", "sigma", "crop", "train_count", "test_count", "max_iterations", "filters", "kernel_size",
-                     "init_shape", "init_scale", "init_nu", "kernel_scale"):
+                     "init_shape", "init_scale", "init_nu", "kernel_scale", "eval_train_count"):
             if getattr(self, name) is not None:
                 positive(name)
         if self.mu is not None and not (math.isfinite(self.mu) and self.mu >= 0):
@@ -178,6 +182,8 @@ class TrainConfig:
             raise ValueError(f"weak_convexity must be a finite number >= 0, got {self.weak_convexity!r}")
         if not 0 < self.init_budget < 1:
             raise ValueError(f"init_budget must lie in (0, 1), got {self.init_budget!r}")
+        if self.maid_error not in MAID_ERRORS:
+            raise ValueError(f"unknown maid_error {self.maid_error!r}; use one of {MAID_ERRORS}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         for name in ("budget", "eval_every", "checkpoint_every", "chunk_size", "batch_size", "seed"):
@@ -544,7 +550,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, device, d
         method = build_method(cfg, problem, train_data, ctx)
         theta0 = initial_theta(cfg, problem.regularizer, dtype, device)
         run = Run(method, method.init(theta0), cfg.budget)
-        evaluator = Evaluator(problem, train_data, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
+        n_eval = train_data.m if cfg.eval_train_count is None else min(cfg.eval_train_count, train_data.m)
+        eval_train = (train_data if n_eval == train_data.m
+                      else TrainingData(train_data.x_star[:n_eval], train_data.y[:n_eval]))
+        evaluator = Evaluator(problem, eval_train, test_data, cfg.eval_every, cfg.eval_eps, cfg.chunk_size, ctx=ctx)
         progress = ProgressBar(f"{method.name} {cfg.task}", enabled=cfg.progress if is_main else False)
         stateful: list = [evaluator]
         if cfg.iterates_every:
@@ -657,6 +666,7 @@ _HELP = {
     "budget": "budget in computations (lower-level + CG iterations summed over images)",
     "eval_every": "evaluate full training loss/PSNR and test PSNR every this many computations",
     "eval_eps": "certified accuracy of the evaluations",
+    "eval_train_count": "evaluate the training loss and PSNR on the first N training crops only (default: all of them)",
     "checkpoint_every": "write a checkpoint every this many iterations",
     "iterates_every": "store theta every this many iterations in iterates.pt (0: off)",
     "chunk_size": "images solved at once (bounds memory of full-batch evaluations)",
@@ -685,6 +695,7 @@ _HELP = {
     "maid_lam": "MAID sufficient-decrease constant lambda",
     "maid_backtracks": "MAID initial number of backtracking trials J",
     "maid_eps_min": "MAID stops when its accuracy would fall below this",
+    "maid_error": f"MAID's error oracle: {', '.join(MAID_ERRORS)}",
     "allow_gray": "accept grayscale images in --data/--test-data folders (their grey channel is replicated into RGB)",
     "progress": "progress bar: --progress always, --no-progress never; by default only on a terminal (plain log lines "
                 "otherwise). Not part of the run's config",
@@ -744,7 +755,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
             continue
         choices = {"task": sorted(TASKS), "method": METHODS, "sampler": SAMPLERS, "step": SCHEDULES,
                    "accuracy": SCHEDULES, "dtype": ["float32", "float64"], "regularizer": REGULARIZERS,
-                   "atom": ["cauchy", "welsch"]}.get(f.name)
+                   "atom": ["cauchy", "welsch"], "maid_error": MAID_ERRORS}.get(f.name)
         p.add_argument(_flag(f.name), dest=f.name, type=_option_parser(f.name, hints[f.name]), choices=choices,
                        default=argparse.SUPPRESS, help=help_text)
 

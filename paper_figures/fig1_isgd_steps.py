@@ -2,7 +2,8 @@
 
 The paper's Fig. 1 (Section 3.1): FoE denoising, one curve per alpha0 in 1e-3 ... 1e-6; left the
 constant step, right the decreasing step. Reads ``runs/<name>/metrics.csv`` of the Fig. 1 runs of a
-results directory of ``isgd figures``; a diverged run ends with a cross.
+results directory of ``isgd figures``; with several seeds per configuration, the first seed's curves
+(the verdicts use every seed); a diverged run ends with a cross.
 
 Usage: ``python paper_figures/fig1_isgd_steps.py RESULTS_DIR [--out DIR]``
 """
@@ -26,6 +27,9 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     runs = [r for r in pr.load_runs(results_dir, "fig1") if r.spec.get("method") == "isgd"]
     if not runs:
         raise FileNotFoundError(f"no stored Fig. 1 runs in {results_dir}")
+    seed = min(r.seed for r in runs)
+    n_seeds = len({r.seed for r in runs})
+    runs = [r for r in runs if r.seed == seed]
     alphas = sorted({r.spec["alpha0"] for r in runs}, reverse=True)
     plt = pr.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
@@ -44,7 +48,8 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     axes[0].set_ylabel("loss per mini-batch")
-    fig.suptitle("Fig. 1: ISGD on FoE denoising, loss per mini-batch versus computations")
+    fig.suptitle("Fig. 1: ISGD on FoE denoising, loss per mini-batch versus computations"
+                 + (f" (seed {seed} of {n_seeds})" if n_seeds > 1 else ""))
     return [save_figure(fig, Path(out_dir) / "fig1_isgd_steps.png")]
 
 

@@ -41,8 +41,10 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         axes[i, 1].text(-0.08, 0.5, row["label"], transform=axes[i, 1].transAxes, rotation=90, va="center", ha="right",
                         fontsize=7)
     paper = ", ".join(f"{m:.0e}" for m in meta["paper_milestones"])
+    seeds = meta.get("seeds", [])
+    shown = f", seed {meta['shown_seed']} of {len(seeds)} (every seed's PSNR in fig3.json)" if len(seeds) > 1 else ""
     fig.suptitle(f"Fig. 3: training image {meta['image_index']} after {', '.join(map(str, milestones))} computations "
-                 f"(the paper's {paper}); title: milestone (computations used): PSNR", fontsize=9)
+                 f"(the paper's {paper}){shown}; title: milestone (computations used): PSNR", fontsize=9)
     return [save_figure(fig, Path(out_dir) / "fig3_denoised_images.png")]
 
 

@@ -116,7 +116,7 @@ CONFIDENCE = 0.95
 
 #: Configuration keys that may differ between the runs of one analysis (they do not change the
 #: problem nor the algorithm): the seed, and how and how long the run was executed and evaluated.
-OPERATIONAL_KEYS = frozenset({"seed", "progress", "device", "chunk_size", "checkpoint_every", "eval_every",
+OPERATIONAL_KEYS = frozenset({"seed", "progress", "device", "chunk_size", "checkpoint_every", "eval_every", "eval_train_count",
                               "eval_eps", "test_count", "test_data", "budget", "iterates_every"})
 
 STEP_RTOL = 1e-9

@@ -1,0 +1,548 @@
+r"""The committed evidence of ``isgd figures``: provenance, export, README table, costs and time estimate.
+
+* :func:`provenance` -- the commits (``meta.json`` of the figures job and of every run), whether any
+  is ``-dirty`` or unknown, the machine and the CPU hours spent (``job.json``).
+* :func:`export_results` -- copies what the drawing and the verdicts need from a working folder of
+  ``isgd figures`` (hundreds of MB of checkpoints, iterates and warm starts) into a small folder meant
+  for committing, e.g. ``results/paper/``: the plan, every run's ``config.json``, ``meta.json``,
+  ``summary.json``, ``evaluations.csv``, ``stats.json`` (statistics of the full records) and
+  ``job.json``, its ``metrics.csv`` thinned to at most :data:`MAX_POINTS` rows for plotting (the
+  smallest and largest batch loss of every bin of consecutive iterations, so oscillations stay
+  visible), the artifacts, the bound check's tables; machine-specific paths are shortened (data
+  folders to their names, the working folder to ``.``). It refuses results made from a source tree
+  with uncommitted changes (unless ``allow_dirty``), writes into a temporary folder and swaps it in
+  whole, then draws every figure and writes ``figures.md`` there. ``isgd figures --draw-only --out
+  DIR`` redraws it in seconds.
+* :func:`readme_table` / :func:`update_readme` -- the verdict table for README, computed from the
+  stored results.
+* :func:`measure_costs` / :func:`estimate_plan` -- per-computation costs measured by a
+  ``paper-sample`` run, and the time of every run of a plan predicted from them.
+
+Cost model (what :func:`estimate_plan` assumes, in words). Every run's CPU time is divided by the CPU
+time of one *reference unit* measured in the same process right after it (one image-iteration of a
+certified hypergradient at batch 8, 96x96, float32, one thread: :func:`reference_unit_seconds`), so
+costs are counted in units that do not depend on how loaded the machine was. From the sample runs:
+units per computation of each kind of run (task, method, dtype; the largest over the sample's runs),
+units per image of an evaluation (the largest per-image cost seen, times :data:`EVAL_GROWTH`:
+evaluations get dearer as the regularizer is learned), units per image and analysed iterate of the
+bound check, units of the artifacts. A run of the plan costs ``budget x units/computation +
+evaluations x images x units/image``. The wall time on two idle cores is the sum over the plan times the *idle* seconds of one
+unit, taken from the committed throughput benchmark (``benchmarks/results/throughput_cpu.json``:
+certified hypergradient at batch 8, float32, two threads): the time to run the plan one run at a time
+with two threads; running two single-threaded runs at a time (what the paper scale does) is expected
+to be at least as fast.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from bilevel.io import write_bytes_atomic, write_json_atomic, write_text_atomic
+
+from . import paper_results as pr
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "MAX_POINTS",
+    "README_BEGIN",
+    "README_END",
+    "estimate_plan",
+    "export_results",
+    "measure_costs",
+    "provenance",
+    "readme_table",
+    "reference_unit_seconds",
+    "thin_rows",
+    "update_readme",
+]
+
+MAX_POINTS = 1500
+"""Rows of a run's ``metrics.csv`` kept in the exported folder (plots only; statistics come from ``stats.json``)."""
+
+EVAL_GROWTH = 2.0
+"""Margin on the measured cost of an evaluation: a learned regularizer makes the lower-level problems
+harder (more iterations per solve; a short sample run barely learns), measured up to 3.4x between the
+first and the last evaluation of a 1e4-computation run with alpha0 = 1e-3."""
+
+README_BEGIN = "<!-- paper-evidence:begin -->"
+README_END = "<!-- paper-evidence:end -->"
+
+#: Files of a run directory copied whole into the export (JSON files have their paths shortened).
+_RUN_FILES = ("config.json", "meta.json", "summary.json", "job.json", "stats.json", "evaluations.csv")
+
+
+# ----------------------------------------------------------------------------------------------
+# provenance
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def provenance(root: str | Path) -> dict[str, Any]:
+    """Commits, dirtiness, machine and CPU time of a results folder (figures job and every run)."""
+    root = Path(root)
+    try:
+        names = [e["name"] for e in pr.load_plan(root)["experiments"]]
+    except FileNotFoundError:
+        names = []
+    commits: set[str] = set()
+    cpu, runs, machine = 0.0, 0, None
+    for meta_path in [root / "meta.json"] + [root / "runs" / n / "meta.json" for n in names]:
+        if not meta_path.exists():
+            continue
+        meta = _read_json(meta_path)
+        commits.add(meta.get("git_commit") or "unknown")
+        if machine is None and meta.get("machine"):
+            m = meta["machine"]
+            machine = f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPUs"
+    for n in names:
+        job = _read_json(root / "runs" / n / "job.json")
+        if job:
+            runs += 1
+            cpu += float(job.get("cpu_seconds", 0.0))
+    cpu += float(_read_json(root / "bound" / "job.json").get("cpu_seconds", 0.0))
+    dirty = any(c.endswith("-dirty") or c == "unknown" for c in commits)
+    return {"commits": sorted(commits), "dirty": dirty, "machine": machine, "cpu_hours": cpu / 3600.0, "runs": runs}
+
+
+# ----------------------------------------------------------------------------------------------
+# export
+
+
+def thin_rows(rows: list[dict], max_points: int = MAX_POINTS, key: str = "batch_loss") -> list[dict]:
+    """At most about ``max_points`` rows: the first and the last, and in each of ``max_points // 2`` bins
+    of consecutive rows the rows with the smallest and the largest ``key`` (every row if there are few)."""
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}")
+    if len(rows) <= max_points:
+        return list(rows)
+    keep = {0, len(rows) - 1}
+    for idx in np.array_split(np.arange(len(rows)), max_points // 2):
+        vals = [(rows[i].get(key), i) for i in idx]
+        vals = [(float(v), i) for v, i in vals if isinstance(v, (int, float)) and math.isfinite(float(v))]
+        if vals:
+            keep.add(min(vals)[1])
+            keep.add(max(vals)[1])
+        else:
+            keep.add(int(idx[0]))
+    return [rows[i] for i in sorted(keep)]
+
+
+def _csv_text(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buf.getvalue().encode())
+
+
+class _Scrubber:
+    """Shortens machine-specific paths in JSON values: the working folder to ``.``, data folders to
+    their names, the source tree to ``<source>``, the home folder to ``~``."""
+
+    def __init__(self, root: Path, data_dirs: Iterable[str | None]) -> None:
+        pairs: list[tuple[str, str]] = [(str(root.resolve()) + os.sep, ""), (str(root.resolve()), ".")]
+        for d in data_dirs:
+            if d:
+                p = Path(d).expanduser()
+                pairs += [(str(p.resolve()), p.resolve().name), (str(d), p.resolve().name)]
+        pairs.append((str(Path(__file__).resolve().parents[2]), "<source>"))
+        pairs.append((str(Path.home()), "~"))
+        self.pairs = sorted(((a, b) for a, b in pairs if a and a not in (os.sep, ".")), key=lambda ab: -len(ab[0]))
+
+    def __call__(self, obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: self(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self(v) for v in obj]
+        if isinstance(obj, str):
+            for a, b in self.pairs:
+                obj = obj.replace(a, b)
+            return obj
+        return obj
+
+
+def _data_folders(experiments: list[dict]) -> list[str]:
+    """The paths of the data sources of experiments (``{"config": ...}``; ``kind:`` prefixes removed)."""
+    from bilevel.datasets import SOURCE_KINDS
+
+    out = set()
+    for e in experiments:
+        for key in ("data", "test_data"):
+            value = e.get("config", {}).get(key)
+            if not value or value == "embedded":
+                continue
+            kind, sep, rest = str(value).partition(":")
+            out.add(rest if sep and kind in SOURCE_KINDS else str(value))
+    return sorted(out)
+
+
+def _copy_json(src: Path, dest: Path, scrub: _Scrubber) -> None:
+    if src.exists():
+        write_json_atomic(dest, scrub(json.loads(src.read_text())))
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def export_results(src: str | Path, dest: str | Path, *, allow_dirty: bool = False,
+                   max_points: int = MAX_POINTS) -> Path:
+    """Write the committed folder ``dest`` from the working folder ``src`` of ``isgd figures`` (module
+    docstring) and draw it; returns ``dest``.
+
+    Raises:
+        FileNotFoundError: ``src`` holds no results of ``isgd figures``.
+        ValueError: the results were made from a source tree with uncommitted changes (or an unknown
+            commit) and ``allow_dirty`` is false; ``dest`` is ``src`` or inside it.
+    """
+    from .figures import SCALES, DirtyTree, _draw_and_write  # figures imports this module lazily
+
+    src, dest = Path(src), Path(dest)
+    plan = pr.load_plan(src)
+    if dest.resolve() == src.resolve() or src.resolve() in dest.resolve().parents:
+        raise ValueError(f"export folder {dest} must lie outside the working folder {src}")
+    prov = provenance(src)
+    if prov["dirty"]:
+        msg = (f"the results in {src} were made at commit(s) {', '.join(prov['commits'])}: a source tree with "
+               "uncommitted changes (or an unknown commit) cannot be traced, so they must not be committed as "
+               "evidence; commit the code and run again from the clean commit")
+        if not allow_dirty:
+            raise DirtyTree(msg + " (or pass --allow-dirty to export them marked as untraceable)")
+        log.warning("!!! %s (exporting anyway: --allow-dirty) !!!", msg)
+    job = _read_json(src / "config.json")
+    run_configs = [_read_json(src / "runs" / e["name"] / "config.json") for e in plan["experiments"]]
+    scrub = _Scrubber(src, [job.get("data_dir"), job.get("test_data_dir")]
+                      + _data_folders(plan["experiments"] + [{"config": c} for c in run_configs]))
+    stage = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        write_json_atomic(stage / "experiments.json", scrub(plan))
+        for name in ("config.json", "meta.json"):
+            _copy_json(src / name, stage / name, scrub)
+        thinned = {}
+        for e in plan["experiments"]:
+            rs, rd = src / "runs" / e["name"], stage / "runs" / e["name"]
+            if not (rs / "metrics.csv").exists():
+                continue
+            for name in _RUN_FILES:
+                if not (rs / name).exists():
+                    continue
+                if name.endswith(".json"):
+                    _copy_json(rs / name, rd / name, scrub)
+                else:
+                    rd.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(rs / name, rd / name)
+            if not (rd / "stats.json").exists():  # runs stored before stats.json existed
+                write_json_atomic(rd / "stats.json", _finite(pr.run_statistics(
+                    pr.read_rows(rs / "metrics.csv"), pr.read_rows(rs / "evaluations.csv"))))
+            header, rows = _csv_text(rs / "metrics.csv")
+            kept = thin_rows(rows, max_points)
+            _write_csv(rd / "metrics.csv", header, kept)
+            if len(kept) < len(rows):
+                thinned[e["name"]] = [len(rows), len(kept)]
+        for f in sorted((src / "artifacts").glob("*")) if (src / "artifacts").exists() else []:
+            if f.suffix == ".json":
+                _copy_json(f, stage / "artifacts" / f.name, scrub)
+            elif f.suffix == ".npz":
+                (stage / "artifacts").mkdir(exist_ok=True)
+                shutil.copyfile(f, stage / "artifacts" / f.name)
+        for name in ("bound.json", "job.json"):
+            _copy_json(src / "bound" / name, stage / "bound" / name, scrub)
+        for name in ("points.csv", "curve.csv"):
+            if (src / "bound" / name).exists():
+                shutil.copyfile(src / "bound" / name, stage / "bound" / name)
+        manifest = {"exported_from": ".", "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "provenance": prov,
+                    "metrics_thinned": {"max_points": max_points, "runs": thinned,
+                                        "rule": "first and last row, and the smallest and largest batch_loss of every "
+                                                "bin of consecutive rows; statistics in stats.json use every row"},
+                    "paths": "data folders are given by name, the working folder as '.', the source tree as <source>"}
+        write_json_atomic(stage / "MANIFEST.json", _finite(manifest))
+        scale = SCALES.get(plan["scale"]["name"])
+        if scale is None:
+            raise ValueError(f"unknown scale {plan['scale']['name']!r} in {src / 'experiments.json'}")
+        from bilevel.rundir import RunDirectory
+
+        _draw_and_write(stage, scale, list(pr.FIGURES), list(plan.get("notes", [])), plan.get("device", "cpu"),
+                        RunDirectory.open(stage), None, provenance(stage), {}, time.perf_counter())
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+        if dest.exists():
+            dest.rename(old)
+        stage.rename(dest)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        if stage.exists():
+            shutil.rmtree(stage)
+        raise
+    size = _folder_bytes(dest)
+    log.info("exported %s to %s (%.2f MB)", src, dest, size / 1e6)
+    if size > 20e6:
+        log.warning("the exported folder %s holds %.1f MB; check what grew before committing it", dest, size / 1e6)
+    return dest
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# README
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def readme_table(root: str | Path, link: str | None = None) -> str:
+    """The Markdown verdict table of the results in ``root`` (from ``verdicts.json``), with the scale,
+    seeds and intervals of every verdict, the commit and a link to the folder."""
+    root = Path(root)
+    path = root / "verdicts.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; run `isgd figures --draw-only --out {root}` first")
+    verdicts = json.loads(path.read_text())
+    plan = pr.load_plan(root)
+    prov = provenance(root)
+    target = link or root.as_posix()
+    sc = plan["scale"]
+    lines = [f"Scale **{sc['name']}** ({sc.get('summary', '')}); results in [`{target}/`]({target}/figures.md), made at "
+             f"commit {', '.join(f'`{c}`' for c in prov['commits']) or 'unknown'}"
+             + (" **(uncommitted changes: not citable)**" if prov["dirty"] else "") + ".", "",
+             "| figure | the paper's claim | verdict | scale, seeds, intervals |", "|---|---|---|---|"]
+    for key, vs in verdicts.items():
+        title = pr.FIGURES[key].title if key in pr.FIGURES else key
+        for v in vs:
+            seeds = ", ".join(str(s) for s in v.get("seeds", [])) or "none"
+            ivs = "; ".join(v.get("intervals", [])) or "no interval"
+            lines.append(f"| {_cell(title)} | {_cell(v['claim'])} | **{_cell(v['status'])}** | "
+                         f"{_cell(v.get('scale', ''))}; seeds {_cell(seeds)}; {_cell(ivs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: str | Path, table: str) -> Path:
+    """Replace the text between :data:`README_BEGIN` and :data:`README_END` in ``readme`` by ``table``."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text or text.index(README_BEGIN) > text.index(README_END):
+        raise ValueError(f"{readme} holds no '{README_BEGIN}' ... '{README_END}' markers; add them where the table goes")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    return write_text_atomic(readme, f"{head}{README_BEGIN}\n{table}{README_END}{tail}")
+
+
+# ----------------------------------------------------------------------------------------------
+# costs and the time estimate
+
+
+def reference_unit_seconds(repeats: int = 3) -> float:
+    """CPU seconds of one reference unit in this process now: one image-iteration of a certified
+    hypergradient (batch 8, 96x96 embedded crops, sigma 25/255, float32, eps = delta = 1e-3, cold
+    start), the smallest of ``repeats`` measurements."""
+    import torch
+
+    from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements
+    from bilevel.foe import FieldOfExperts
+    from bilevel.hypergradient import hypergradient
+    from bilevel.operators import Identity
+    from bilevel.problem import LowerLevelProblem
+
+    x = embedded_crops("train", 96, 8).float()
+    y = make_measurements(Identity(), x, DENOISING_SIGMA, 0).y.float()
+    foe = FieldOfExperts()
+    problem = LowerLevelProblem(Identity(), foe, 0.0)
+    theta = foe.init_theta(dtype=torch.float32)
+    best = math.inf
+    for _ in range(repeats):
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        res = hypergradient(problem, theta, y, x, 1e-3, 1e-3)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+        best = min(best, cpu / max(1, int(res.cost.computations)))
+    return best
+
+
+def _idle_unit_seconds() -> tuple[float | None, str]:
+    """Seconds of one reference unit on the idle machine (committed throughput benchmark, batch 8)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "throughput_cpu.json"
+    if not path.exists():
+        return None, "benchmarks/results/throughput_cpu.json not found"
+    d = json.loads(path.read_text())
+    for row in d.get("results", {}).get("float32", {}).get("rows", []):
+        if row.get("batch") == 8:
+            threads = d.get("machine", {}).get("torch_threads")
+            return (float(row["seconds_per_image_iteration"]["hypergradient"]),
+                    f"benchmarks/results/throughput_cpu.json (commit {d.get('git_commit')}, batch 8, float32, "
+                    f"{threads} threads, idle machine)")
+    return None, "no batch-8 float32 row in benchmarks/results/throughput_cpu.json"
+
+
+def _kind(cfg: dict) -> str:
+    return f"{cfg['task']}/{cfg['method']}/{cfg.get('dtype', 'float32')}"
+
+
+def measure_costs(root: str | Path, out_file: str | Path) -> Path:
+    """Per-computation costs of the runs in ``root`` (a ``paper-sample`` folder) in reference units,
+    written to ``out_file`` (JSON) for :func:`estimate_plan`."""
+    root = Path(root)
+    plan = pr.load_plan(root)
+    runs, kinds = [], {}
+    for e in plan["experiments"]:
+        path = root / "runs" / e["name"]
+        job, summary = _read_json(path / "job.json"), _read_json(path / "summary.json")
+        if not job or not summary or not job.get("reference_seconds"):
+            continue
+        cfg = e["config"]
+        evals = pr.read_rows(path / "evaluations.csv")
+        ref = float(job["reference_seconds"])
+        wall = float(job.get("wall_seconds") or 0.0)
+        eval_wall = float(sum(r.get("eval_seconds") or 0.0 for r in evals))
+        cpu = float(job["cpu_seconds"])
+        cpu_eval = cpu * eval_wall / wall if wall > 0 else 0.0
+        comps = int(summary.get("computations", 0))
+        images = int(min(cfg.get("eval_train_count") or 10**9, cfg["train_count"])) + int(cfg.get("test_count") or 0)
+        per_eval = [float(r.get("eval_seconds") or 0.0) for r in evals]
+        worst = max(per_eval) / (sum(per_eval) / len(per_eval)) if per_eval and sum(per_eval) > 0 else 1.0
+        row = {"name": e["name"], "kind": _kind(cfg), "crop": cfg.get("crop"), "computations": comps,
+               "iterations": summary.get("iterations"), "cpu_seconds": cpu, "wall_seconds": wall,
+               "reference_seconds": ref, "units": cpu / ref,
+               "units_per_computation": (cpu - cpu_eval) / ref / comps if comps else None,
+               "units_per_image_evaluation": cpu_eval / ref / (len(evals) * images) * worst if evals else None,
+               "load": job.get("load_at_start")}
+        runs.append(row)
+        k = kinds.setdefault(row["kind"], {"units_per_computation": 0.0, "units_per_image_evaluation": 0.0, "runs": []})
+        k["runs"].append(e["name"])
+        for key in ("units_per_computation", "units_per_image_evaluation"):
+            if row[key] is not None:
+                k[key] = max(k[key], row[key])
+    bound = _read_json(root / "bound" / "job.json")
+    timing = _read_json(root / "timing.json")
+    refs = [r["reference_seconds"] for r in runs]
+    ref_mean = float(np.mean(refs)) if refs else math.nan
+    out: dict[str, Any] = {"measured_in": ".", "scale": plan["scale"]["name"], "runs": runs, "kinds": kinds,
+                           "reference_seconds_mean": ref_mean,
+                           "reference": "CPU seconds of one image-iteration of a certified hypergradient, batch 8, "
+                                        "96x96, float32, one thread, measured in each run's process after it"}
+    if bound and bound.get("iterates") and bound.get("m"):
+        out["bound_units_per_image_iterate"] = float(bound["cpu_seconds"]) / ref_mean / (bound["iterates"] * bound["m"])
+    if timing.get("artifacts_cpu") is not None:
+        out["artifact_units"] = float(timing["artifacts_cpu"]) / ref_mean
+    idle, source = _idle_unit_seconds()
+    out["idle_unit_seconds"], out["idle_unit_source"] = idle, source
+    prov = provenance(root)
+    out["commits"], out["machine"] = prov["commits"], prov["machine"]
+    return write_json_atomic(Path(out_file), _finite(out))
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    name: str
+    kind: str
+    budget: int
+    evaluations: int
+    units: float
+    seconds_idle: float | None
+
+
+def estimate_plan(exps: list, scale, costs: dict) -> dict[str, Any]:
+    """The time of every run of ``exps`` (and of the bound check and the artifacts) from measured ``costs``."""
+    idle = costs.get("idle_unit_seconds")
+    kinds = costs["kinds"]
+    rows: list[RunEstimate] = []
+    missing = set()
+    for e in exps:
+        cfg = e.config
+        kind = f"{cfg.task}/{cfg.method}/{cfg.dtype}"
+        k = kinds.get(kind)
+        if k is None:
+            missing.add(kind)
+            continue
+        pix = (cfg.crop_size / 96.0) ** 2 if kind.startswith("denoising") else (cfg.crop_size / 256.0) ** 2
+        n_eval = cfg.budget // cfg.eval_every + 2
+        images = min(cfg.eval_train_count or cfg.train_count or 0, cfg.train_count or 0) + (cfg.test_count or 0)
+        units = pix * (k["units_per_computation"] * cfg.budget
+                       + EVAL_GROWTH * k["units_per_image_evaluation"] * n_eval * images)
+        rows.append(RunEstimate(e.name, kind, cfg.budget, n_eval, units, units * idle if idle else None))
+    if missing:
+        raise ValueError(f"the costs file has no measurement of the run kinds {sorted(missing)}; run the "
+                         "paper-sample scale with --measure-costs first")
+    bound_units = 0.0
+    bound_runs = [e for e in exps if "bound" in e.figures]
+    if bound_runs and costs.get("bound_units_per_image_iterate"):
+        bound_units = costs["bound_units_per_image_iterate"] * scale.bound_iterates * len(bound_runs) * (
+            bound_runs[0].config.train_count or 0)
+    artifact_units = float(costs.get("artifact_units") or 0.0) * 3  # the sample has fewer seeds and milestones
+    total_units = sum(r.units for r in rows) + bound_units + artifact_units
+    out = {"runs": [r.__dict__ for r in rows], "bound_units": bound_units, "artifact_units": artifact_units,
+           "total_units": total_units, "idle_unit_seconds": idle, "idle_unit_source": costs.get("idle_unit_source"),
+           "total_hours_idle_two_cores": total_units * idle / 3600.0 if idle else None,
+           "reference_seconds_measured": costs.get("reference_seconds_mean"),
+           "total_hours_as_measured_two_processes": total_units * costs.get("reference_seconds_mean", math.nan) / 2 / 3600.0,
+           "assumption": "one run at a time with two threads on the idle machine (the committed throughput "
+                         "benchmark's speed); two single-threaded runs at a time are expected to be at least as fast"}
+    return out
+
+
+def default_costs_file() -> Path:
+    return Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "paper_costs_cpu.json"
+
+
+def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, test_data_dir: str | None,
+                     costs_file: str | None, seeds: int | None) -> int:
+    """``isgd figures --estimate``: print the plan with the time of every run, write OUT/estimate.json."""
+    from .figures import SCALES, experiment_set
+
+    scale = SCALES[scale_name]
+    path = Path(costs_file) if costs_file else default_costs_file()
+    if not path.exists():
+        raise FileNotFoundError(f"costs file {path} not found; measure it with `isgd figures --scale paper-sample "
+                                "--data-dir ... --test-data-dir ... --measure-costs FILE`")
+    costs = json.loads(path.read_text())
+    notes: list[str] = []
+    exps = experiment_set(scale, data_dir=data_dir, test_data_dir=test_data_dir, seeds=seeds, notes=notes,
+                          check_data=bool(data_dir), split_dir=Path(out) / "splits")
+    est = estimate_plan(exps, scale, costs)
+    est.update(scale=scale.name, costs_file=str(path.name), notes=notes)
+    write_json_atomic(Path(out) / "estimate.json", _finite(est))
+    idle = est["idle_unit_seconds"]
+    lines = [f"{'run':34s} {'kind':28s} {'budget':>8s} {'evals':>5s} {'minutes (idle)':>14s}"]
+    for r in est["runs"]:
+        lines.append(f"{r['name']:34s} {r['kind']:28s} {r['budget']:8d} {r['evaluations']:5d} "
+                     f"{(r['seconds_idle'] or math.nan) / 60:14.1f}")
+    lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} min; artifacts: "
+                 f"{est['artifact_units'] * (idle or math.nan) / 60:.1f} min")
+    lines.append(f"total: {est['total_hours_idle_two_cores']:.2f} h on two idle cores "
+                 f"({est['total_hours_as_measured_two_processes']:.2f} h at the load of the cost measurement)")
+    print("\n".join(lines))  # noqa: T201 (the command's output)
+    return 0
