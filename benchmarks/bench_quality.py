@@ -68,8 +68,9 @@ METHODS = ("noisy", "tv", "foe", "ridge", "cbm3d")
 #: The training runs (TrainConfig keys without the data paths, which come from the command line):
 #: the FoE of the earlier quality runs (ISGD, 3e5 computations on 128 CBSD68 crops) and the weakly
 #: convex ridge family. ``--foe-config`` / ``--ridge-config`` replace these files.
-CONFIGS = {"foe": ROOT / "benchmarks" / "configs" / "quality_foe.json",
-           "ridge": ROOT / "benchmarks" / "configs" / "quality_ridge.json"}
+#: The training configs of the learned methods (shipped with the package).
+CONFIGS = {"foe": Path(__file__).resolve().parent / "configs" / "quality_foe.json",
+           "ridge": Path(__file__).resolve().parent / "configs" / "quality_ridge.json"}
 
 
 # -- TV ---------------------------------------------------------------------------------------------

@@ -16,7 +16,11 @@ import json
 import logging
 from pathlib import Path
 
-from common import save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/compare_end_to_end.py) from a source checkout
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import save_result
 
 log = logging.getLogger("compare_end_to_end")
 

@@ -55,6 +55,8 @@ def test_wheel_holds_every_package_and_declares_its_dependencies(wheel):
     for pkg in PACKAGES:
         for f in (ROOT / pkg).rglob("*.py"):
             assert f.relative_to(ROOT).as_posix() in names, f"{f.relative_to(ROOT)} is not in the wheel"
+    for f in (ROOT / "benchmarks" / "configs").glob("*.json"):  # the benchmarks' training configs
+        assert f.relative_to(ROOT).as_posix() in names, f"{f.relative_to(ROOT)} is not in the wheel"
     assert not any(n.startswith("tests/") for n in names)
     assert "isgd = validation.cli:main" in entry_points
     meta = _metadata(wheel)
