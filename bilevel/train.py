@@ -24,7 +24,7 @@ from .data import TASKS, embedded_crops, make_measurements
 from .distributed import from_environment, local_device, shutdown
 from .foe import FieldOfExperts
 from .io import write_bytes_atomic
-from .methods import ISGD, MAID, MAIDSettings, TrainingData
+from .methods import ISGD, MAID, MAID_ERRORS, MAIDSettings, TrainingData
 from .operators import make_operator
 from .problem import LowerLevelProblem
 from .rundir import RunDirectory
@@ -84,6 +84,7 @@ class TrainConfig:
     maid_lam: float = 1e-4
     maid_backtracks: int = 5
     maid_eps_min: float = 1e-7
+    maid_error: str = "certified"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -134,6 +135,8 @@ class TrainConfig:
                 positive(name)
         if self.mu is not None and not (math.isfinite(self.mu) and self.mu >= 0):
             raise ValueError(f"mu must be >= 0, got {self.mu}")
+        if self.maid_error not in MAID_ERRORS:
+            raise ValueError(f"maid_error must be one of {MAID_ERRORS}, got {self.maid_error!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         for name in ("budget", "eval_every", "checkpoint_every", "chunk_size", "batch_size", "seed"):
@@ -200,7 +203,7 @@ def build_method(cfg: TrainConfig, problem: LowerLevelProblem, train: TrainingDa
         settings = MAIDSettings(eps0=cfg.accuracy0, delta0=cfg.accuracy0 * cfg.delta_ratio, alpha0=cfg.alpha0,
                                 rho=cfg.maid_rho, shrink=cfg.maid_shrink, grow=cfg.maid_grow,
                                 step_grow=cfg.maid_step_grow, eta=cfg.maid_eta, lam=cfg.maid_lam,
-                                backtracks=cfg.maid_backtracks, eps_min=cfg.maid_eps_min)
+                                backtracks=cfg.maid_backtracks, eps_min=cfg.maid_eps_min, error=cfg.maid_error)
         return MAID(problem, train, settings, cfg.chunk_size, ctx=ctx)
     sampler_name = "full" if cfg.method == "igd" else cfg.sampler
     sampler_seed = cfg.seed if cfg.sampler_seed is None else cfg.sampler_seed
@@ -326,7 +329,8 @@ _HELP = {
     "sampler_seed": "seed of the mini-batch sampler alone (default: --seed); vary it to average over sampling on one problem",
     "reshuffle": "tau_nice: cut a fresh permutation per epoch (default); --no-reshuffle draws independent batches, as Theorem 1 assumes",
     "max_iterations": "stop after this many upper-level iterations even if budget is left",
-    "certify": "compute the certified error bound of every ISGD hypergradient (logged; about 15-20%% of an iteration); MAID always does",
+    "certify": "log a certified error bound with every ISGD hypergradient (the direct bound: no extra solve, a few %% "
+               "of an iteration); MAID always certifies with its --maid-error oracle",
     "sampler": f"sampling of mini-batches: {', '.join(SAMPLERS)}",
     "batch_size": "mini-batch size tau (expected size for 'independent')",
     "step": f"step-size schedule: {', '.join(SCHEDULES)}",
@@ -356,6 +360,8 @@ _HELP = {
     "maid_lam": "MAID sufficient-decrease constant lambda",
     "maid_backtracks": "MAID initial number of backtracking trials J",
     "maid_eps_min": "MAID stops when its accuracy would fall below this",
+    "maid_error": "MAID's acceptance oracle: certified (the certified error bound, -d is a guaranteed descent direction) or "
+                  "estimated (the error estimate, as the published experiments; no guarantee)",
     "progress": "show a progress bar",
 }
 
@@ -382,7 +388,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
             continue
         kind = {"int": int, "float": float, "int | None": int, "float | None": float}.get(str(f.type), str)
         choices = {"task": sorted(TASKS), "method": METHODS, "sampler": SAMPLERS, "step": SCHEDULES,
-                   "accuracy": SCHEDULES, "dtype": ["float32", "float64"]}.get(f.name)
+                   "accuracy": SCHEDULES, "dtype": ["float32", "float64"], "maid_error": MAID_ERRORS}.get(f.name)
         p.add_argument(flag, dest=f.name, type=kind, choices=choices, default=argparse.SUPPRESS, help=help_text)
 
 

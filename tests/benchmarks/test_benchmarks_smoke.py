@@ -77,3 +77,20 @@ def test_end_to_end_tiny_keeps_its_runs_beside_the_output(tmp_path):
         assert res["computations"] >= 200 and res["stop_reason"] == "budget"
         assert (tmp_path / "runs" / f"end-to-end-{method}" / "summary.json").exists()
     assert {"machine", "versions", "git_commit"} <= set(d)
+
+
+def test_bound_tiny(tmp_path):
+    out = tmp_path / "bound.json"
+    r = _run("bench_bound.py", "--tasks", "denoising", "--count", "2", "1", "--crop", "12", "12", "--eps", "1e-1", "1e-3",
+             "--theta", "initial=init", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert {(s["theta"], s["eps"]) for s in d["summary"]} == {("initial", 0.1), ("initial", 0.001)}
+    assert len(d["rows"]) == 4
+    for row in d["rows"]:
+        assert row["bound_refined"] + row["reference_error_bound"] >= row["true_error"] > 0
+        assert row["bound_direct"] + row["reference_error_bound"] >= row["true_error"]
+        assert set(row["direct_terms"]) == set(row["true_terms"])
+        assert row["decomposition_residual"] < 1e-6  # the true pieces add up to the true error vector
+    assert d["goals"]["bound_never_below_true_error"]["met"]
+    assert (tmp_path / "bound.png").stat().st_size > 0
