@@ -281,14 +281,48 @@ class BoundFoE:
             return backend == "fft"
         return t.device.type == "cpu" and (adjoint or t.dtype == torch.float64)
 
-    def _spectrum(self, hp: int, wp: int, scaled: bool) -> tuple[torch.Tensor, int, int]:
+    def _kernel_weights(self, kind: str) -> torch.Tensor:
+        """``c_j`` (``"plain"``), ``D_j c_j`` (``"scaled"``) or ``|c_j|`` (``"abs"``), shape ``(J, C, k, k)``."""
+        if kind == "plain":
+            return self.kernels
+        if kind == "scaled":
+            return self._kernels_scaled
+        return self.kernels.detach().abs()
+
+    def _spectrum(self, hp: int, wp: int, scaled, kind: str | None = None,
+                  dtype: torch.dtype | None = None) -> tuple[torch.Tensor, int, int]:
         """Spectra of the kernels on an ``N x M`` grid (``N >= hp``, ``M >= wp``): ``(N, M//2+1, J, C)``."""
-        key = ("spec", hp, wp, scaled)
+        kind = kind or ("scaled" if scaled else "plain")
+        key = ("spec", hp, wp, kind, dtype)
         if key not in self._cache:
             n, m = fast_fft_length(hp), fast_fft_length(wp)
-            w = self._kernels_scaled if scaled else self.kernels
+            w = self._kernel_weights(kind)
+            w = w if dtype is None else w.to(dtype)
             self._cache[key] = (torch.fft.rfft2(w, s=(n, m)).permute(2, 3, 0, 1).contiguous(), n, m)
         return self._cache[key]
+
+    def adjoint_of(self, v: torch.Tensor, kind: str = "plain", per_expert: bool = False) -> torch.Tensor:
+        """``sum_j K_j^T v_j`` with the kernels of :meth:`_kernel_weights` (``(B, C, H, W)``), or with
+        ``per_expert`` every ``K_j^T v_j`` separately (``(B, J, C, H, W)``). Used by the certified
+        constants; same backends as :meth:`adjoint`."""
+        J, C = self.family.num_experts, self.family.channels
+        B = v.shape[0]
+        if not self._use_fft(v, adjoint=True):
+            w = self._kernel_weights(kind).to(v.dtype)
+            if per_expert:
+                out = pad_adjoint(F.conv_transpose2d(v, w, groups=J), self.pad, self.mode)
+                return out.view(B, J, C, *out.shape[-2:])
+            return pad_adjoint(F.conv_transpose2d(v, w), self.pad, self.mode)
+        hp, wp = v.shape[-2] + 2 * self.pad, v.shape[-1] + 2 * self.pad
+        spec, n, m = self._spectrum(hp, wp, None, kind, v.dtype)
+        V = torch.fft.rfft2(v, s=(n, m)).permute(2, 3, 0, 1)  # (N, M', B, J)
+        if not per_expert:
+            full = torch.fft.irfft2(torch.matmul(V, spec).permute(2, 3, 0, 1), s=(n, m))[..., :hp, :wp]
+            return pad_adjoint(full, self.pad, self.mode)
+        prod = V.unsqueeze(-1) * spec.unsqueeze(2)  # (N, M', B, J, C)
+        full = torch.fft.irfft2(prod.permute(2, 3, 4, 0, 1), s=(n, m))[..., :hp, :wp]  # (B, J, C, hp, wp)
+        out = pad_adjoint(full.reshape(B, J * C, hp, wp), self.pad, self.mode)
+        return out.view(B, J, C, *out.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``u = K x``: ``(B, C, H, W) -> (B, J, H, W)``."""
@@ -416,9 +450,22 @@ class BoundFoE:
             self._cache[key] = F.conv2d(pad(ones, self.pad, self.mode), self.kernels.detach().abs().to(dtype))
         return self._cache[key]
 
+    def _transposed(self, v: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        """``conv_transpose2d(v, weight, groups)`` computed as a correlation with the flipped kernels
+        over the fully padded input (the same numbers; on CPUs conv2d is several times faster)."""
+        k = self.family.kernel_size
+        J = weight.shape[0]
+        C = weight.shape[1]
+        w = weight.flip(-1, -2)
+        if groups == 1:
+            w = w.transpose(0, 1)  # (C, J, k, k)
+        else:
+            w = w.reshape(J * C, 1, k, k)
+        return F.conv2d(F.pad(v, (k - 1,) * 4), w.contiguous(), groups=groups)
+
     def _abs_adjoint(self, v: torch.Tensor) -> torch.Tensor:
         """``sum_j |K_j|^T v_j`` (transposed correlation with ``|c_j|``): ``(B, J, H, W) -> (B, C, H, W)``."""
-        return pad_adjoint(F.conv_transpose2d(v, self.kernels.detach().abs().to(v.dtype)), self.pad, self.mode)
+        return self.adjoint_of(v, "abs")
 
     def weighted_gram_bound(self, weights: torch.Tensor) -> torch.Tensor:
         r"""Gershgorin bound on ``||sum_j K_j^T diag(a_j) K_j||`` for pixel weights ``a >= 0`` ``(B, J, H, W)``.
@@ -437,7 +484,7 @@ class BoundFoE:
         if key not in self._cache:
             J = self.family.num_experts
             v = self._abs_ones(height, width, dtype, device)
-            back = pad_adjoint(F.conv_transpose2d(v, self.kernels.detach().abs().to(dtype), groups=J), self.pad, self.mode)
+            back = pad_adjoint(self._transposed(v, self.kernels.detach().abs().to(dtype), groups=J), self.pad, self.mode)
             self._cache[key] = back.reshape(J, -1).amax(dim=1)
         return self._cache[key]
 
@@ -503,9 +550,7 @@ class BoundFoE:
 
     def _adjoint_per_expert(self, v: torch.Tensor) -> torch.Tensor:
         """``K_j^T v_j`` for every expert separately: ``(B, J, H, W) -> (B, J, C, H, W)``."""
-        J, C = self.family.num_experts, self.family.channels
-        out = pad_adjoint(F.conv_transpose2d(v, self.kernels.detach().to(v.dtype), groups=J), self.pad, self.mode)
-        return out.view(v.shape[0], J, C, *out.shape[-2:])
+        return self.adjoint_of(v, "plain", per_expert=True)
 
     def local_derivative_bounds(self, u: torch.Tensor, reach: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Suprema of ``|psi2|``, ``|psi3|`` and ``|(v psi2(v))'|`` over ``|v - u| <= reach``, pixel by pixel.
@@ -513,9 +558,9 @@ class BoundFoE:
         Writing ``psi2, psi3`` for the second and third derivatives of ``psi``, ``lo = max(|u| - t, 0)``
         and ``hi = |u| + t``: ``psi2(v) = nu^2 / (v^2 + nu^2)^{3/2}`` is largest at ``lo``;
         ``|psi3(v)| = 3 nu^2 |v| / (v^2 + nu^2)^{5/2}`` increases up to ``nu/2`` (value
-        ``PSI3_SUP / nu^2``) and decreases after, so its supremum is at ``hi``, at ``nu/2`` or at
-        ``lo``; ``|(v psi2)'| = nu^2 |nu^2 - 2 v^2| / (v^2 + nu^2)^{5/2} <= nu^2 max(nu^2, 2 hi^2) /
-        (lo^2 + nu^2)^{5/2}``. ``u`` is ``(B, J, H, W)``; ``reach`` broadcasts to it.
+        ``PSI3_SUP / nu^2``) and decreases after, so its supremum is at ``clamp(nu/2, lo, hi)``;
+        ``|(v psi2)'| = nu^2 |nu^2 - 2 v^2| / (v^2 + nu^2)^{5/2} <= psi2(lo) max(nu^2, 2 hi^2) /
+        (lo^2 + nu^2)``. ``u`` is ``(B, J, H, W)``; ``reach`` broadcasts to it.
         """
         nu2 = self._nu2.detach().to(u.dtype)
         nu = self._nu4.detach().to(u.dtype)
@@ -523,15 +568,11 @@ class BoundFoE:
         lo = (a - reach).clamp_min(0.0)
         hi = a + reach
         den_lo = lo * lo + nu2
-        m2 = nu2 / den_lo.pow(1.5)
-
-        def f3(v: torch.Tensor) -> torch.Tensor:
-            return 3.0 * nu2 * v / (v * v + nu2).pow(2.5)
-
-        peak = 0.5 * nu
-        top = (PSI3_SUP / nu2).expand_as(a)
-        m3 = torch.where(hi <= peak, f3(hi), torch.where(lo >= peak, f3(lo), top))
-        mnu = nu2 * torch.maximum(nu2.expand_as(hi), 2.0 * hi * hi) / den_lo.pow(2.5)
+        m2 = nu2 / (den_lo * den_lo.sqrt())
+        v = torch.minimum(torch.maximum(0.5 * nu.expand_as(lo), lo), hi)
+        den_v = v * v + nu2
+        m3 = 3.0 * nu2 * v / (den_v * den_v * den_v.sqrt())
+        mnu = m2 * torch.maximum(nu2.expand_as(hi), 2.0 * hi * hi) / den_lo
         return m2, m3, mnu
 
     def constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor, radius, modulus: float) -> RegularizerConstants:
@@ -564,8 +605,8 @@ class BoundFoE:
         * ``hess_q_energy >= ||(H(x') - H(x)) q||_{H'^{-1}} / ||x' - x||``: ``(H(x') - H(x)) q =
           sum_j K_j^T y_j``, ``|y_j| <= a_j |v_j|`` with ``a_j = D_j m3_j |r_j|``; the smaller of
           ``min(sum_j kn_j^2 max a_j, ks^2 max a, ks sqrt(G(a^2))) / sqrt(mu)`` and
-          ``ks sqrt(G(a^2 1_{not S})) / sqrt(mu) + sqrt(G(a^2 1_S / W))`` with ``G`` the weighted
-          Gershgorin bound of :meth:`weighted_gram_bound`.
+          ``ks sqrt(G(a^2)) / sqrt(mu) + sqrt(G(a^2 1_S / W))`` (``G(a^2 1_{not S}) <= G(a^2)``) with
+          ``G`` the weighted Gershgorin bound of :meth:`weighted_gram_bound`.
         * ``jac_q``: rows ``theta_j`` change by ``D_j <psi1(u') - psi1(u), r_j> <= beta_j ||v_j||``,
           ``beta_j = D_j ||m2_j r_j||`` (``theta_0`` by their sum; ``log nu`` likewise with ``mnu``);
           kernel block ``j`` is ``D_j [corr(psi1(u') - psi1(u), P q) + corr((psi2(u') - psi2(u)) r_j,
@@ -611,7 +652,8 @@ class BoundFoE:
             cs = coef.view(1, J)
             c4 = coef.view(1, J, 1, 1)
             hi = u.abs() + reach
-            w_low = c4 * nu2 / (hi * hi + nu2).pow(1.5)  # D_j psi2 >= w_low on the ball
+            den_hi = hi * hi + nu2
+            w_low = c4 * nu2 / (den_hi * den_hi.sqrt())  # D_j psi2 >= w_low on the ball
             inv_w = w_low.rsqrt()
             s_exp = w_low > mu / kn2.view(1, J, 1, 1)  # pixels paired through W (per expert)
             s_stk = w_low > mu / ks2  # (stacked rows)
@@ -625,9 +667,8 @@ class BoundFoE:
 
             # -- jac_energy: rows theta_0, theta_j, log nu, kernels -----------------------------
             a = dpsi * c4
-            per = self._adjoint_per_expert(a)  # (B, J, C, H, W)
-            exact_w = per.flatten(2).norm(dim=2)  # ||K_j^T a_j||, (B, J)
-            exact_0 = per.sum(dim=1).flatten(1).norm(dim=1)  # ||grad R||
+            exact_w = kn * norm2(a)  # >= ||K_j^T a_j||, (B, J)
+            exact_0 = self.adjoint_of(a).flatten(1).norm(dim=1)  # ||grad R||
             eu, en = split(a, s_stk, ks2)
             A0, E0 = eu.flatten(1).norm(dim=1), en.flatten(1).norm(dim=1)
             use = A0 / smu + E0 < exact_0 / smu
@@ -637,9 +678,8 @@ class BoundFoE:
             use = Aw / smu + Ew < exact_w / smu
             Aw, Ew = torch.where(use, Aw, exact_w), torch.where(use, Ew, zero)
             n_t = u * d2psi * c4
-            per_nu = self._adjoint_per_expert(n_t)
             if fam.per_expert_smoothing:
-                exact = per_nu.flatten(2).norm(dim=2)
+                exact = kn * norm2(n_t)
                 eu, en = split(n_t, s_exp, kn2.view(1, J, 1, 1))
                 An, En = norm2(eu), norm2(en)
                 use = An / smu + En < exact / smu
@@ -647,7 +687,7 @@ class BoundFoE:
                 En_j = torch.where(use, En, zero)
                 En_stk = zero
             else:
-                exact = per_nu.sum(dim=1).flatten(1).norm(dim=1)
+                exact = self.adjoint_of(n_t).flatten(1).norm(dim=1)
                 eu, en = split(n_t, s_stk, ks2)
                 An, En = eu.flatten(1).norm(dim=1), en.flatten(1).norm(dim=1)
                 use = An / smu + En < exact / smu
@@ -667,10 +707,9 @@ class BoundFoE:
             alpha = m3 * r.abs() * c4
             al2 = alpha * alpha
             amax_j = alpha.flatten(2).amax(dim=2)  # (B, J)
-            euclid = torch.minimum(torch.minimum((kn2 * amax_j).sum(dim=1), ks2 * amax_j.amax(dim=1)),
-                                   ks * self.weighted_gram_bound(al2).sqrt())
-            split_h = (ks * self.weighted_gram_bound(torch.where(s_stk, zero, al2)).sqrt() / smu
-                       + self.weighted_gram_bound(torch.where(s_stk, al2 / w_low, zero)).sqrt())
+            g_all = self.weighted_gram_bound(al2)  # also bounds the part outside S
+            euclid = torch.minimum(torch.minimum((kn2 * amax_j).sum(dim=1), ks2 * amax_j.amax(dim=1)), ks * g_all.sqrt())
+            split_h = ks * g_all.sqrt() / smu + self.weighted_gram_bound(torch.where(s_stk, al2 / w_low, zero)).sqrt()
             hess_energy = torch.minimum(euclid / smu, split_h)
             # -- jac_q --------------------------------------------------------------------------
             beta = cs * norm2(m2 * r)  # (B, J)
