@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import math
 import time
@@ -39,6 +40,7 @@ from common import ROOT, portable_path, save_result
 from bilevel.data import TASKS, embedded_crops, make_measurements
 from bilevel.foe import FieldOfExperts
 from bilevel.hypergradient import SquaredError, error_bound, hypergradient
+from bilevel.io import write_json_atomic
 from bilevel.operators import make_operator
 from bilevel.problem import LowerLevelProblem
 from bilevel.reference import tight_reference
@@ -285,9 +287,29 @@ def main(argv=None) -> int:
     counts = dict(zip(("denoising", "deblurring"), args.count))
     crops = dict(zip(("denoising", "deblurring"), args.crop or (TASKS["denoising"].crop, TASKS["deblurring"].crop)))
     rows: list[dict] = []
+    # finished (task, theta) cases are kept beside the output, so an interrupted run resumes
+    partial_path = out.with_suffix(".partial.json")
+    key = json.dumps({"eps": args.eps, "counts": counts, "crops": crops, "dtype": args.dtype,
+                      "refine_tol": args.refine_tol, "seed": args.seed,
+                      "thetas": {k: hashlib.sha256(th.numpy().tobytes()).hexdigest() for k, (th, _) in thetas.items()}},
+                     sort_keys=True)
+    done: dict = {}
+    if partial_path.exists():
+        try:
+            stored = json.loads(partial_path.read_text())
+            done = stored["cases"] if stored.get("key") == key else {}
+        except (ValueError, KeyError):
+            log.warning("ignoring unreadable %s", partial_path)
     for task in args.tasks:
         for label, (theta, _) in thetas.items():
-            rows += run_case(task, label, theta, counts[task], crops[task], args.eps, args.refine_tol, dtype, args.seed)
+            case = f"{task}/{label}"
+            if case not in done:
+                done[case] = run_case(task, label, theta, counts[task], crops[task], args.eps, args.refine_tol,
+                                      dtype, args.seed)
+                write_json_atomic(partial_path, {"key": key, "cases": done})
+            else:
+                log.info("%s: reusing the stored rows of %s", case, partial_path)
+            rows += done[case]
     summary = summarize(rows)
     deblur_eps = TASKS["deblurring"].eps
     result = {
@@ -303,6 +325,7 @@ def main(argv=None) -> int:
     }
     save_result(result, out, "bound.json")
     plot(rows, summary, out.with_suffix(".png"))
+    partial_path.unlink(missing_ok=True)
     for name, g in result["goals"].items():
         log.info("goal %s: %s", name, g)
     return 0

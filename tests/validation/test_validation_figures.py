@@ -128,7 +128,10 @@ def test_experiment_sets() -> None:
         assert len(fig1) == 8 and {e.spec["alpha0"] for e in fig1} == {1e-3, 1e-4, 1e-5, 1e-6}
         assert {e.config.step for e in fig1} == {"constant", "inverse_sqrt"}
         fig2 = [e for e in exps if "fig2" in e.figures]
-        assert {e.spec["method"] for e in fig2} == {"isgd", "maid"} and len(fig2) == 5
+        assert {e.spec["method"] for e in fig2} == {"isgd", "maid"} and len(fig2) == 6
+        assert {e.config.maid_error for e in fig2 if e.spec["method"] == "maid"} == {"certified", "estimated"}
+        assert {e.config.maid_error for e in exps if "fig4" in e.figures and e.spec["method"] == "maid"} == {
+            "certified", "estimated"}
         deb = [e for e in exps if "fig4" in e.figures]
         isgd = next(e for e in deb if e.spec["method"] == "isgd")
         assert isgd.config.step == "inverse_sqrt" and isgd.config.alpha0 == 1e-3

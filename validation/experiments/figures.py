@@ -49,6 +49,7 @@ import torch
 
 from bilevel.data import embedded_crops, psnr
 from bilevel.io import write_bytes_atomic, write_json_atomic
+from bilevel.main_job import format_maid_breakdown, maid_breakdown
 from bilevel.rundir import RunDirectory
 from bilevel.runner import load_iterates
 from bilevel.solvers import solve_lower
@@ -136,6 +137,9 @@ class Scale:
 
 
 _MAID = dict(method="maid", alpha0=1e-3, eps0=1e-1)
+#: MAID runs with each error oracle (``--maid-error``): the certified bound (the published algorithm)
+#: and the estimate (as the paper's experiments effectively ran it); run-name suffixes.
+MAID_ORACLES = (("certified", ""), ("estimated", "-estimated"))
 _MAID_DEBLUR = dict(method="maid", alpha0=1e-3, dtype="float64")
 
 SCALES: dict[str, Scale] = {
@@ -291,10 +295,11 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
             exps.append(Experiment(f"den-isgd-{step}-{a:g}", f"ISGD {step_name}, alpha0 = {_alpha_text(a)}", figs,
                                    {"task": "denoising", "method": "isgd", "step": step, "alpha0": a,
                                     "train_count": cfg.train_count}, cfg))
-    cfg = TrainConfig(**{**den, **data, **scale.maid})
-    exps.append(Experiment("den-maid", f"MAID, alpha0 = {_alpha_text(cfg.alpha0)}", ("fig2", "fig3"),
-                           {"task": "denoising", "method": "maid", "alpha0": cfg.alpha0, "train_count": cfg.train_count},
-                           cfg))
+    for oracle, suffix in MAID_ORACLES:
+        cfg = TrainConfig(**{**den, **data, **scale.maid, "maid_error": oracle})
+        exps.append(Experiment(f"den-maid{suffix}", f"MAID ({oracle}), alpha0 = {_alpha_text(cfg.alpha0)}",
+                               ("fig2", "fig3"), {"task": "denoising", "method": "maid", "alpha0": cfg.alpha0,
+                                                  "train_count": cfg.train_count, "maid_error": oracle}, cfg))
     deb = dict(scale.deblur)
     wanted = int(scale.deblur_isgd["train_count"])
     isgd_changes = counts({**deb, **scale.deblur_isgd}, "deblurring (ISGD)")
@@ -307,13 +312,16 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
     for label, changes in scale.deblur_maid:
         m = int(changes["train_count"])
         m = m if have >= wanted else max(1, have * m // wanted)  # keep the ratio when the data are capped
-        mcfg = TrainConfig(**{**deb, **changes, **data, "train_count": m, "test_count": cfg.test_count})
         if have < wanted:
             label = f"MAID, m = {m}"
-        if any(e.name == f"deb-maid-m{m}" for e in exps):  # capped data can merge the two MAID runs
-            continue
-        exps.append(Experiment(f"deb-maid-m{m}", label, ("fig4", "fig5"),
-                               {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0, "train_count": m}, mcfg))
+        for oracle, suffix in MAID_ORACLES:
+            mcfg = TrainConfig(**{**deb, **changes, **data, "train_count": m, "test_count": cfg.test_count,
+                                  "maid_error": oracle})
+            if any(e.name == f"deb-maid-m{m}{suffix}" for e in exps):  # capped data can merge the two MAID runs
+                continue
+            exps.append(Experiment(f"deb-maid-m{m}{suffix}", label.replace("MAID", f"MAID ({oracle})", 1),
+                                   ("fig4", "fig5"), {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0,
+                                                      "train_count": m, "maid_error": oracle}, mcfg))
     bnd = counts(scale.bound, "bound check")
     for s in range(n_seeds):
         bcfg = TrainConfig(**{**bnd, **data, "seed": s})
@@ -585,7 +593,12 @@ def _experiments_section(root: Path) -> list[str]:
             f"{c['batch_size'] if c['method'] == 'isgd' else 'full'} | {c['budget']} | {c['dtype']} | "
             f"{s.get('iterations', '-')} | {s.get('computations', '-')} | {s.get('stop_reason', 'not run')} | "
             f"{_psnr_cell(r.final('train_psnr')) if r else '-'} | {_psnr_cell(r.final('test_psnr')) if r else '-'} |")
-    return lines + [""]
+    lines.append("")
+    maids = {name: maid_breakdown(r.records) for name, r in stored.items() if r.spec.get("method") == "maid"}
+    maids = {k: v for k, v in maids.items() if v}
+    if maids:
+        lines += ["### MAID: steps and where its computations go", "", "```", format_maid_breakdown(maids), "```", ""]
+    return lines
 
 
 def _runs_table(root: Path) -> list[dict]:

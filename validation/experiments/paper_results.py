@@ -382,7 +382,16 @@ def verdicts_fig2(results_dir: str | Path) -> list[Verdict]:
     isgd, maid = _fig2_runs(results_dir)
     if not isgd or not maid:
         return [Verdict("fig2", "Fig. 2", "ISGD or MAID runs missing", INCONCLUSIVE)]
-    m = maid[0]
+    out: list[Verdict] = []
+    for m in maid:  # one set of verdicts per MAID run (each error oracle)
+        out += _fig2_verdicts(m, isgd, maid, milestone, paper, plan)
+    return out
+
+
+def _fig2_verdicts(m: StoredRun, isgd: list[StoredRun], maid: list[StoredRun], milestone: float, paper: float,
+                   plan: dict) -> list[Verdict]:
+    """Fig. 2's three verdicts for one MAID run ``m`` against the ISGD runs."""
+    name = m.label.split(",")[0] if m.label else "MAID"
     all_runs = [r for r in isgd + maid if r.evaluations]
     lowest = min(float(np.min(r.series("train_loss", "evaluations")[1])) for r in all_runs)
     initial = float(np.max([r.series("train_loss", "evaluations")[1][0] for r in all_runs]))
@@ -399,11 +408,11 @@ def verdicts_fig2(results_dir: str | Path) -> list[Verdict]:
     if not initial > lowest * (1 + 1e-3) or unsettled:
         status = INCONCLUSIVE
     out = [Verdict(
-        "fig2", f"Section 3.1: ISGD variants reached a neighbourhood of the minimum faster than MAID within "
+        "fig2", f"Section 3.1: ISGD variants reached a neighbourhood of the minimum faster than {name} within "
                 f"{paper:.0e} computations ({milestone:.0f} at this scale).",
         f"Neighbourhood: full training loss <= {_fmt(level)}, i.e. within {100 * NEIGHBOURHOOD_REL:g} % of the total "
         f"decrease ({_fmt(initial)} at the start to {_fmt(lowest)}, the lowest any run reaches). First computations in it: "
-        f"MAID {_fmt(t_maid, 6)}; {details}. {len(faster)} of {len(isgd)} ISGD variants get there before MAID and within "
+        f"{name} {_fmt(t_maid, 6)}; {details}. {len(faster)} of {len(isgd)} ISGD variants get there before it and within "
         f"{milestone:.0f} computations (evaluations every {plan['scale'].get('eval_every', '?')} computations: times are "
         "rounded up to them)." + (f" No run has settled: the lowest loss ({leader.label}) still drops by {_fmt(still)} "
                                   "over its last evaluation interval, so the minimum's neighbourhood is not identified "
@@ -413,17 +422,17 @@ def verdicts_fig2(results_dir: str | Path) -> list[Verdict]:
     best_isgd = max((r for r in isgd), key=lambda r: at[r.label] if math.isfinite(at[r.label]) else -math.inf)
     diff = at[best_isgd.label] - at[m.label]
     out.append(Verdict(
-        "fig2", f"Section 3.1: up to {paper:.0e} computations ISGD achieved significantly higher training PSNR than MAID.",
+        "fig2", f"Section 3.1: up to {paper:.0e} computations ISGD achieved significantly higher training PSNR than {name}.",
         f"Average training PSNR at {milestone:.0f} computations (interpolated between evaluations): best ISGD "
-        f"({best_isgd.label}) {_fmt(at[best_isgd.label])} dB, MAID {_fmt(at[m.label])} dB, difference {_fmt(diff, 3)} dB "
+        f"({best_isgd.label}) {_fmt(at[best_isgd.label])} dB, {name} {_fmt(at[m.label])} dB, difference {_fmt(diff, 3)} dB "
         f"(significant: at least {PSNR_MARGIN_DB} dB).", _status_from_margin(diff, PSNR_MARGIN_DB),
         {"isgd": at[best_isgd.label], "maid": at[m.label]}))
     fin_isgd = max(isgd, key=lambda r: r.final("train_psnr") if math.isfinite(r.final("train_psnr")) else -math.inf)
     d_end = m.final("train_psnr") - fin_isgd.final("train_psnr")
     status = INCONCLUSIVE if math.isnan(d_end) else (SUPPORTED if d_end >= -COMPARABLE_DB else NOT_SUPPORTED)
     out.append(Verdict(
-        "fig2", "Section 3.1: MAID's adaptivity lets it perform comparably to the best ISGD variant by the end.",
-        f"Final average training PSNR: MAID {_fmt(m.final('train_psnr'))} dB, best ISGD ({fin_isgd.label}) "
+        "fig2", f"Section 3.1: MAID's adaptivity lets it perform comparably to the best ISGD variant by the end ({name}).",
+        f"Final average training PSNR: {name} {_fmt(m.final('train_psnr'))} dB, best ISGD ({fin_isgd.label}) "
         f"{_fmt(fin_isgd.final('train_psnr'))} dB (comparable or better: MAID at most {COMPARABLE_DB} dB below).",
         status, {"maid": m.final("train_psnr"), "isgd": fin_isgd.final("train_psnr")}))
     return out
