@@ -205,6 +205,8 @@ class Refinement:
     residual_norm: torch.Tensor
     newton: NewtonResult
     adjoint: CGResult
+    certification_iterations: torch.Tensor | None = None  # per image, over every round (None: newton + adjoint)
+    rounds: torch.Tensor | None = None  # per image: refinement rounds used (1 + tightening rounds)
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,62 @@ def refine(
     return Refinement(xb, adj.q, zb, newton.grad_norm / lower.modulus, adj.residual_norm, newton, adj)
 
 
+def _refine_cost(ref: Refinement) -> Cost:
+    B = ref.x.shape[0]
+    return Cost(gradient_evals=int(ref.newton.gradient_evals.sum()) + B,
+                hvps=int(ref.newton.hvps.sum() + ref.adjoint.hvps.sum()), jacobian_products=B,
+                certification_iterations=int(ref.newton.cg_iterations.sum() + ref.adjoint.iterations.sum()))
+
+
+def _refine_rounds(problem, theta, y, x_star, x, q, grad_norm, residual, zi, tol, rounds, loss):
+    """:func:`refine` and the bound's terms at ``(x-, q-)``, then up to ``rounds - 1`` tightening
+    rounds for the images whose remainder exceeds their correction (see ``hypergradient``'s
+    ``refine_rounds``). Returns the merged :class:`Refinement`, the constants and terms at the final
+    points (per image), and the cost of every round."""
+    lower64 = problem.bind(theta.detach().double(), y.double())
+
+    def bound_at(r: Refinement, rows=None):
+        low = lower64 if rows is None else problem.bind(theta.detach().double(), y.double()[rows])
+        consts = low.reg.constants(r.x, low.curvature(r.x), r.q, r.distance_bound, low.modulus)
+        return consts, error_bound(consts, low.modulus, r.distance_bound, r.residual_norm, loss.lipschitz)
+
+    ref = refine(problem, theta, y, x_star, x, q, grad_norm, residual, tol=tol, loss=loss)
+    consts, terms = bound_at(ref)
+    cost = _refine_cost(ref)
+    iters = (ref.newton.cg_iterations + ref.adjoint.iterations).to(torch.long)
+    used = torch.ones_like(iters)
+    rx, rq, rz = ref.x.clone(), ref.q.clone(), ref.per_image.clone()
+    dist, res = ref.distance_bound.clone(), ref.residual_norm.clone()
+    ctype = type(consts)
+    consts = [c.clone() for c in consts]
+    terms = [t.clone() for t in terms]
+    active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    for _ in range(rounds - 1):
+        remainder = sum(terms)
+        correction = (zi - rz).norm(dim=1)
+        rows = torch.nonzero(active & (remainder > correction)).flatten()
+        if rows.numel() == 0:
+            break
+        sub = refine(problem, theta, y[rows], x_star[rows], rx[rows], rq[rows], dist[rows] * lower64.modulus,
+                     res[rows], tol=tol, loss=loss)
+        c_sub, t_sub = bound_at(sub, rows)
+        cost = cost + _refine_cost(sub)
+        iters[rows] += (sub.newton.cg_iterations + sub.adjoint.iterations).to(torch.long)
+        used[rows] += 1
+        better = t_sub.total() < 0.5 * remainder[rows]  # keep improvements; stop an image at its floor
+        active[rows[~better]] = False
+        keep = rows[better]
+        if keep.numel() == 0:
+            break
+        sel = better.nonzero().flatten()
+        rx[keep], rq[keep], rz[keep] = sub.x[sel], sub.q[sel], sub.per_image[sel]
+        dist[keep], res[keep] = sub.distance_bound[sel], sub.residual_norm[sel]
+        for store, new in zip(consts + terms, list(c_sub) + list(t_sub)):
+            store[keep] = new[sel]
+    merged = Refinement(rx, rq, rz, dist, res, ref.newton, ref.adjoint, iters, used)
+    return merged, ctype(*consts), BoundTerms(*terms), cost
+
+
 def hypergradient(
     problem: LowerLevelProblem,
     theta: torch.Tensor,
@@ -331,6 +389,7 @@ def hypergradient(
     cg_options: dict | None = None,
     certify=True,
     refine_tol: float = 1e-2,
+    refine_rounds: int = 3,
 ) -> HypergradientResult:
     r"""Inexact hypergradient of ``f_w(theta) = sum_i w_i g_i(x^_i(theta))`` with a certified error bound.
 
@@ -352,6 +411,13 @@ def hypergradient(
     refine_tol: ``tau``, how much more accurate the refined point is (gradient norm and adjoint
         residual ``tau`` times those of ``x~``, ``q~``). Smaller values tighten the bound (its
         remainder is ``O(tau)`` of the error) at a few more CG iterations.
+    refine_rounds: most refinement rounds per image (refined only; ``1``: no tightening). An image
+        whose remainder ``omega(x-, q-)`` still exceeds its correction ``||z - z-||`` (the constants
+        of ``omega`` are worst cases; on deblurring, with ``mu = 1e-2``, they exceed the true
+        error's by 1e4 to 1e6) is refined again from ``(x-, q-)`` by another factor ``tau``, which
+        shrinks the remainder by about ``tau`` per round, until it is below the correction, it stops
+        improving (the float64 floor) or the rounds are spent. The estimate barely changes; only the
+        certified bound tightens. Pass ``1`` when only the estimate is wanted.
     """
     mode = certify_mode(certify)
     t0 = time.perf_counter()
@@ -388,10 +454,11 @@ def hypergradient(
         extra = Cost()
         nan = torch.full((B,), float("nan"), dtype=torch.float64, device=y.device)
         if mode == "refined":
-            ref = refine(problem, theta, y, x_star, x, cg.q, low.grad_norm, cg.residual_norm, tol=refine_tol, loss=loss)
-            lower64 = problem.bind(theta.detach().double(), y.double())
-            consts = lower64.reg.constants(ref.x, lower64.curvature(ref.x), ref.q, ref.distance_bound, lower64.modulus)
-            terms = error_bound(consts, lower64.modulus, ref.distance_bound, ref.residual_norm, loss.lipschitz)
+            if refine_rounds < 1:
+                raise ValueError(f"refine_rounds must be >= 1, got {refine_rounds}")
+            ref, consts, terms, rounds_cost = _refine_rounds(problem, theta, y, x_star, x, cg.q, low.grad_norm,
+                                                             cg.residual_norm, zi.double(), refine_tol, refine_rounds,
+                                                             loss)
             diff = zi.double() - ref.per_image
             correction = diff.norm(dim=1)
             remainder = terms.total()
@@ -402,9 +469,7 @@ def hypergradient(
             grad_rem = float(w64 @ remainder)
             grad_bound = grad_est + grad_rem
             term_values = {"correction": correction, **terms._asdict()}
-            extra = Cost(gradient_evals=int(ref.newton.gradient_evals.sum()) + B,
-                         hvps=int(ref.newton.hvps.sum() + ref.adjoint.hvps.sum()), jacobian_products=B,
-                         certification_iterations=int(ref.newton.cg_iterations.sum() + ref.adjoint.iterations.sum()))
+            extra = rounds_cost
         elif mode == "direct":
             consts = lower.reg.constants(x, curv, cg.q, dist, low.modulus)
             terms = error_bound(consts, low.modulus, dist, cg.residual_norm, loss.lipschitz)

@@ -148,10 +148,11 @@ def evaluate_batch(
     ctx: DistContext | None = None,
     certify=True,
     refine_tol: float = 1e-2,
+    refine_rounds: int = 3,
 ) -> BatchEvaluation:
     """Hypergradient (``delta`` given) or only upper-level values (``delta=None``) over ``batch``.
 
-    ``certify`` and ``refine_tol`` are those of :func:`~bilevel.hypergradient.hypergradient`. The
+    ``certify``, ``refine_tol`` and ``refine_rounds`` are those of :func:`~bilevel.hypergradient.hypergradient`. The
     error bound of the whole batch combines the chunks as the hypergradient combines images:
     ``||sum_i w_i (z_i - z-_i)|| + sum_i |w_i| omega_i`` (refined) or ``sum_i |w_i| omega_i``
     (direct); the estimate is the norm of the summed error vector.
@@ -180,7 +181,8 @@ def evaluate_batch(
         x0, q0 = warm.get(idx, default_x) if warm is not None else (default_x, None)
         if delta is not None:
             r = hypergradient(problem, theta, y, xs, eps, delta, x0=x0, q0=q0, weights=w, loss=loss,
-                              lower_options=lower_options, certify=certify, refine_tol=refine_tol)
+                              lower_options=lower_options, certify=certify, refine_tol=refine_tol,
+                              refine_rounds=refine_rounds)
             grad += r.grad
             sums[0] += r.grad_error_remainder
             if r.error_vector is not None:
@@ -371,7 +373,9 @@ class MAIDSettings:
     ``"estimated"`` (the estimate ``||z - z-||``: no guarantee, but it tracks the actual error within
     a few per cent, so MAID moves at the accuracy the step actually needs). ``refine_tol`` is the
     refinement tolerance of the oracle (``None``: ``1e-2`` certified, ``1e-1`` estimated; the
-    bound's remainder and the estimate's relative error are ``O(refine_tol)``). The sufficient-decrease
+    bound's remainder and the estimate's relative error are ``O(refine_tol)``; the certified oracle
+    also tightens its bound with up to two more refinement rounds, see ``hypergradient``'s
+    ``refine_rounds``, the estimated one does not). The sufficient-decrease
     test uses the certified value intervals of the lower-level distance in both cases.
     """
 
@@ -446,7 +450,8 @@ class MAID:
     def _evaluate(self, theta, eps, delta):
         return evaluate_batch(self.problem, theta, self.data, self.full.draw(), eps, delta, self.warm,
                               self.chunk_size, self.loss, lower_options=self.lower_options, ctx=self.ctx,
-                              certify="refined", refine_tol=self.settings.oracle_tol)
+                              certify="refined", refine_tol=self.settings.oracle_tol,
+                              refine_rounds=3 if self.settings.error == "certified" else 1)
 
     def oracle(self, ev: BatchEvaluation) -> float:
         """The error the acceptance test compares with ``(1 - eta) ||d||``."""
