@@ -1,11 +1,13 @@
 """Cost: ISGD and MAID on the same data and budget, computations to reach a training PSNR.
 
-Trains FoE denoising with ISGD (constant step), ISGD (decreasing step) and MAID on the same
+Trains FoE denoising with ISGD (constant step), ISGD (decreasing step) and MAID with both error
+oracles (certified bound, estimate) on the same
 training crops with the same budget, evaluating the full training PSNR at certified accuracy
 ``1e-3`` every ``--eval-every`` computations, and reports for each method the computations after
 which the training PSNR first reached ``--target`` dB (``null`` if never). Writes
 ``benchmarks/results/cost.json``, ``cost.csv`` (one row per evaluation) and ``cost.png`` (loss and
-PSNR versus computations). Finished runs (in ``results/runs/``) are reused.
+PSNR versus computations); for MAID also its accepted and rejected steps and where its computations
+went (lower level, CG, certification, refused gradients, backtracking trials). Finished runs (in ``results/runs/``) are reused.
 
 Usage: ``python benchmarks/bench_cost.py [--data embedded|FOLDER] [--budget N] [--target DB]``
 """
@@ -26,7 +28,7 @@ from benchmarks.common import RESULTS, save_result
 
 from bilevel.io import write_bytes_atomic
 
-from bilevel.main_job import DEMO_METHODS
+from bilevel.main_job import DEMO_METHODS, format_maid_breakdown, maid_breakdown
 from bilevel.plots import plot_training_curves
 from bilevel.train import TrainConfig, train
 
@@ -63,6 +65,8 @@ def main(argv=None) -> int:
         summary[label] = {"computations_to_target": reach, "final_train_psnr": res.evaluations[-1]["train_psnr"],
                           "iterations": res.summary["iterations"], "stop": res.stop_reason,
                           "algorithm_seconds": res.summary["algorithm_wall_time"], "config": cfg.as_dict()}
+        if maid_breakdown(res.records):
+            summary[label]["maid"] = maid_breakdown(res.records)
         for r in res.evaluations:
             rows.append({"method": label, "computations": r["computations"], "train_psnr": r["train_psnr"],
                          "test_psnr": r.get("test_psnr", "")})
@@ -78,6 +82,9 @@ def main(argv=None) -> int:
                          title=f"ISGD and MAID, same data and budget ({args.budget:g} computations); "
                                f"target {args.target:g} dB: " + ", ".join(
                                    f"{k} {v['computations_to_target'] or 'not reached'}" for k, v in summary.items()))
+    maids = {k: v["maid"] for k, v in summary.items() if "maid" in v}
+    if maids:
+        log.info("\n%s", format_maid_breakdown(maids))
     log.info("written %s", out.with_suffix(".png"))
     return 0
 

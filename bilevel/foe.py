@@ -281,14 +281,48 @@ class BoundFoE:
             return backend == "fft"
         return t.device.type == "cpu" and (adjoint or t.dtype == torch.float64)
 
-    def _spectrum(self, hp: int, wp: int, scaled: bool) -> tuple[torch.Tensor, int, int]:
+    def _kernel_weights(self, kind: str) -> torch.Tensor:
+        """``c_j`` (``"plain"``), ``D_j c_j`` (``"scaled"``) or ``|c_j|`` (``"abs"``), shape ``(J, C, k, k)``."""
+        if kind == "plain":
+            return self.kernels
+        if kind == "scaled":
+            return self._kernels_scaled
+        return self.kernels.detach().abs()
+
+    def _spectrum(self, hp: int, wp: int, scaled, kind: str | None = None,
+                  dtype: torch.dtype | None = None) -> tuple[torch.Tensor, int, int]:
         """Spectra of the kernels on an ``N x M`` grid (``N >= hp``, ``M >= wp``): ``(N, M//2+1, J, C)``."""
-        key = ("spec", hp, wp, scaled)
+        kind = kind or ("scaled" if scaled else "plain")
+        key = ("spec", hp, wp, kind, dtype)
         if key not in self._cache:
             n, m = fast_fft_length(hp), fast_fft_length(wp)
-            w = self._kernels_scaled if scaled else self.kernels
+            w = self._kernel_weights(kind)
+            w = w if dtype is None else w.to(dtype)
             self._cache[key] = (torch.fft.rfft2(w, s=(n, m)).permute(2, 3, 0, 1).contiguous(), n, m)
         return self._cache[key]
+
+    def adjoint_of(self, v: torch.Tensor, kind: str = "plain", per_expert: bool = False) -> torch.Tensor:
+        """``sum_j K_j^T v_j`` with the kernels of :meth:`_kernel_weights` (``(B, C, H, W)``), or with
+        ``per_expert`` every ``K_j^T v_j`` separately (``(B, J, C, H, W)``). Used by the certified
+        constants; same backends as :meth:`adjoint`."""
+        J, C = self.family.num_experts, self.family.channels
+        B = v.shape[0]
+        if not self._use_fft(v, adjoint=True):
+            w = self._kernel_weights(kind).to(v.dtype)
+            if per_expert:
+                out = pad_adjoint(F.conv_transpose2d(v, w, groups=J), self.pad, self.mode)
+                return out.view(B, J, C, *out.shape[-2:])
+            return pad_adjoint(F.conv_transpose2d(v, w), self.pad, self.mode)
+        hp, wp = v.shape[-2] + 2 * self.pad, v.shape[-1] + 2 * self.pad
+        spec, n, m = self._spectrum(hp, wp, None, kind, v.dtype)
+        V = torch.fft.rfft2(v, s=(n, m)).permute(2, 3, 0, 1)  # (N, M', B, J)
+        if not per_expert:
+            full = torch.fft.irfft2(torch.matmul(V, spec).permute(2, 3, 0, 1), s=(n, m))[..., :hp, :wp]
+            return pad_adjoint(full, self.pad, self.mode)
+        prod = V.unsqueeze(-1) * spec.unsqueeze(2)  # (N, M', B, J, C)
+        full = torch.fft.irfft2(prod.permute(2, 3, 4, 0, 1), s=(n, m))[..., :hp, :wp]  # (B, J, C, hp, wp)
+        out = pad_adjoint(full.reshape(B, J * C, hp, wp), self.pad, self.mode)
+        return out.view(B, J, C, *out.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``u = K x``: ``(B, C, H, W) -> (B, J, H, W)``."""
@@ -408,25 +442,93 @@ class BoundFoE:
         return torch.cat([g_scale.sum(0), g_weights.sum(0), g_nu.sum(0), gk])
 
     # -- certified constants ----------------------------------------------------------------
-    def _abs_operator_rows(self, height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """Per expert, the largest row sum of ``|K_j|^T |K_j|`` (Gershgorin bound on ``||K_j||^2``).
+    def _abs_ones(self, height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """``|K_j| 1``: the padded correlation with ``|c_j|`` applied to an all-ones image ``(1, J, H, W)``."""
+        key = ("abs1", height, width, dtype, device)
+        if key not in self._cache:
+            ones = torch.ones(1, self.family.channels, height, width, dtype=dtype, device=device)
+            self._cache[key] = F.conv2d(pad(ones, self.pad, self.mode), self.kernels.detach().abs().to(dtype))
+        return self._cache[key]
 
-        ``|C_j P| <= |C_j| P`` entrywise because ``P`` is a 0/1 matrix, so applying the padded
-        correlation with ``|c_j|`` to an all-ones image bounds every row sum of ``|K_j^T K_j|``.
+    def _transposed(self, v: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        """``conv_transpose2d(v, weight, groups)`` computed as a correlation with the flipped kernels
+        over the fully padded input (the same numbers; on CPUs conv2d is several times faster)."""
+        k = self.family.kernel_size
+        J = weight.shape[0]
+        C = weight.shape[1]
+        w = weight.flip(-1, -2)
+        if groups == 1:
+            w = w.transpose(0, 1)  # (C, J, k, k)
+        else:
+            w = w.reshape(J * C, 1, k, k)
+        return F.conv2d(F.pad(v, (k - 1,) * 4), w.contiguous(), groups=groups)
+
+    def _abs_adjoint(self, v: torch.Tensor) -> torch.Tensor:
+        """``sum_j |K_j|^T v_j`` (transposed correlation with ``|c_j|``): ``(B, J, H, W) -> (B, C, H, W)``."""
+        return self.adjoint_of(v, "abs")
+
+    def weighted_gram_bound(self, weights: torch.Tensor) -> torch.Tensor:
+        r"""Gershgorin bound on ``||sum_j K_j^T diag(a_j) K_j||`` for pixel weights ``a >= 0`` ``(B, J, H, W)``.
+
+        ``|sum_j K_j^T diag(a_j) K_j| <= sum_j |K_j|^T diag(a_j) |K_j|`` entrywise (``P`` is a 0/1
+        matrix, so ``|C_j P| <= |C_j| P``), hence the largest row sum, ``max(sum_j |K_j|^T (a_j .
+        |K_j| 1))``, bounds the norm. Returns ``(B,)``.
         """
+        H, W = weights.shape[-2:]
+        rows = self._abs_adjoint(weights * self._abs_ones(H, W, weights.dtype, weights.device))
+        return rows.flatten(1).amax(dim=1)
+
+    def _abs_operator_rows(self, height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """Per expert, the largest row sum of ``|K_j|^T |K_j|`` (Gershgorin bound on ``||K_j||^2``)."""
         key = ("kn", height, width, dtype, device)
         if key not in self._cache:
-            J, C = self.family.num_experts, self.family.channels
-            ak = self.kernels.detach().abs()
-            ones = torch.ones(1, C, height, width, dtype=dtype, device=device)
-            v = F.conv2d(pad(ones, self.pad, self.mode), ak)  # (1, J, H, W)
-            back = pad_adjoint(F.conv_transpose2d(v, ak, groups=J), self.pad, self.mode)
-            self._cache[key] = back.reshape(J, C * height * width).amax(dim=1)
+            J = self.family.num_experts
+            v = self._abs_ones(height, width, dtype, device)
+            back = pad_adjoint(self._transposed(v, self.kernels.detach().abs().to(dtype), groups=J), self.pad, self.mode)
+            self._cache[key] = back.reshape(J, -1).amax(dim=1)
+        return self._cache[key]
+
+    def _fourier_grid(self, height: int, width: int) -> tuple[int, int, float]:
+        """DFT grid on which the correlation is a restriction of a circulant, and ``||P||^2``.
+
+        Circular padding makes ``K_j`` exactly the circulant on the ``H x W`` torus. Otherwise
+        ``K_j = C_j P`` with ``C_j`` a valid correlation, a restriction of the circulant on any grid of
+        at least ``(H + 2p) x (W + 2p)``, so ``||K_j|| <= ||P|| max_w |c_j^(w)|`` there.
+        """
+        if self.mode == "circular":
+            return height, width, 1.0
+        mult = padding_multiplicities(height, width, self.family.kernel_size, self.mode)
+        return height + 2 * self.pad, width + 2 * self.pad, float(mult.pad_norm_sq)
+
+    def _kernel_norms(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Certified ``||K_j||^2`` per expert ``(J,)`` and ``||K||^2 = ||sum_j K_j^T K_j||`` (all stacked).
+
+        Each is the smaller of the Gershgorin bound (exact boundary handling, ``|c_j|``) and the
+        Fourier bound ``||P||^2 max_w lambda_max(sum_j c_j^(w) c_j^(w)^*)`` (signed kernels, the exact
+        norm for circular padding); see :meth:`_fourier_grid`. Computed in float64, cached per size.
+        """
+        key = ("norms", height, width)
+        if key not in self._cache:
+            ker = self.kernels.detach().to(torch.float64)
+            n, m, factor = self._fourier_grid(height, width)
+            spec = torch.fft.rfft2(ker, s=(n, m))  # (J, C, n, m//2+1)
+            per_expert = spec.abs().pow(2).sum(dim=1).flatten(1).amax(dim=1) * factor
+            gram = torch.einsum("jcab,jdab->abcd", spec, spec.conj())
+            stacked_f = float(torch.linalg.eigvalsh(gram).amax()) * factor
+            gersh = self._abs_operator_rows(height, width, torch.float64, ker.device)
+            ones = torch.ones(1, self.family.num_experts, height, width, dtype=torch.float64, device=ker.device)
+            stacked_g = float(self.weighted_gram_bound(ones)[0])
+            kn2 = torch.minimum(gersh, per_expert.to(gersh))
+            self._cache[key] = (kn2, torch.tensor(min(stacked_g, stacked_f), dtype=torch.float64, device=ker.device))
         return self._cache[key]
 
     def kernel_norm_sq_bound(self, height: int, width: int) -> torch.Tensor:
-        """Certified ``||K_j||^2`` bounds, shape ``(J,)``."""
-        return self._abs_operator_rows(height, width, self.kernels.dtype, self.kernels.device)
+        """Certified ``||K_j||^2`` bounds, shape ``(J,)``, float64 (see :meth:`_kernel_norms`)."""
+        return self._kernel_norms(height, width)[0]
+
+    def stacked_norm_sq_bound(self, height: int, width: int) -> float:
+        """Certified ``||sum_j K_j^T K_j||`` (all experts stacked into one operator ``K``)."""
+        return float(self._kernel_norms(height, width)[1])
 
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         """Certified ``sup_x ||grad_x^2 R|| <= max row sum of P^T |C|^T diag(D/nu) |C| P``."""
@@ -450,75 +552,191 @@ class BoundFoE:
         z2 = pad(z, self.pad, self.mode).pow(2).sum(dim=1, keepdim=True)
         return F.conv2d(z2, torch.ones(1, 1, k, k, dtype=z.dtype, device=z.device))
 
-    def constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor) -> RegularizerConstants:
-        r"""Certified constants at ``x~ = x`` for the adjoint ``q~ = q``.
+    def _adjoint_per_expert(self, v: torch.Tensor) -> torch.Tensor:
+        """``K_j^T v_j`` for every expert separately: ``(B, J, H, W) -> (B, J, C, H, W)``."""
+        return self.adjoint_of(v, "plain", per_expert=True)
 
-        Notation: ``kn_j^2 >= ||K_j||^2`` (Gershgorin), ``M_P`` and ``m_w`` the window counts of
-        :func:`bilevel.padding.padding_multiplicities`, ``S_z = sum_{c,k} ||win_k(P z)_c||^2``,
-        ``V_j = sum_p psi2(u_j)^2 (box * sum_c (P x)_c^2)(p)``, ``r_j = K_j q``, ``c3 = PSI3_SUP``,
-        writing ``psi1, psi2, psi3`` for the derivatives of ``psi``: ``|psi2| <= 1/nu``,
-        ``|psi3| <= c3/nu^2`` and ``|d/du (u psi2(u))| <= 1/nu``.
+    def local_derivative_bounds(self, u: torch.Tensor, reach: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r"""Suprema of ``|psi2|``, ``|psi3|`` and ``|(v psi2(v))'|`` over ``|v - u| <= reach``, pixel by pixel.
 
-        * ``||B(x)||^2 <= ||grad R||^2 + sum_j (D_j kn_j ||psi1_j||)^2 + ||nu rows||^2
-          + sum_j D_j^2 (||psi1_j|| sqrt(M_P) + kn_j sqrt(V_j))^2``;
-        * ``L_B^2 <= L_R^2 + sum_j (D_j kn_j^2/nu_j)^2 + (nu rows)^2
-          + sum_j D_j^2 (2 kn_j sqrt(M_P)/nu_j + c3 ||c_j||_2 sqrt(m_w) kn_j sqrt(S_x)/nu_j^2)^2``;
-        * ``L_H <= sum_j D_j kn_j^2 c3 ||c_j||_2 sqrt(m_w)/nu_j^2``;
-        * ``||(H(x') - H(x)) q|| / ||x' - x|| <= sum_j D_j kn_j^2 c3 ||r_j||_inf / nu_j^2``;
-        * ``||(B(x') - B(x))^T q|| / ||x' - x||``: rows ``theta_0``, ``theta_j``, ``log nu`` bounded by
-          ``D_j kn_j ||r_j|| / nu_j`` (summed where rows are sums), kernel block ``j`` by
-          ``D_j (kn_j sqrt(S_q)/nu_j + c3 kn_j ||r_j||_inf sqrt(S_x)/nu_j^2 + sqrt(M_P) ||r_j||/nu_j)``.
+        Writing ``psi2, psi3`` for the second and third derivatives of ``psi``, ``lo = max(|u| - t, 0)``
+        and ``hi = |u| + t``: ``psi2(v) = nu^2 / (v^2 + nu^2)^{3/2}`` is largest at ``lo``;
+        ``|psi3(v)| = 3 nu^2 |v| / (v^2 + nu^2)^{5/2}`` increases up to ``nu/2`` (value
+        ``PSI3_SUP / nu^2``) and decreases after, so its supremum is at ``clamp(nu/2, lo, hi)``;
+        ``|(v psi2)'| = nu^2 |nu^2 - 2 v^2| / (v^2 + nu^2)^{5/2} <= psi2(lo) max(nu^2, 2 hi^2) /
+        (lo^2 + nu^2)``. ``u`` is ``(B, J, H, W)``; ``reach`` broadcasts to it.
         """
-        return self._sliced(lambda xs, us, ws, qs: self._constants(xs, FoECurvature(us, ws), qs), x, curv.u, curv.weight, q)
+        nu2 = self._nu2.detach().to(u.dtype)
+        nu = self._nu4.detach().to(u.dtype)
+        a = u.abs()
+        lo = (a - reach).clamp_min(0.0)
+        hi = a + reach
+        den_lo = lo * lo + nu2
+        m2 = nu2 / (den_lo * den_lo.sqrt())
+        v = torch.minimum(torch.maximum(0.5 * nu.expand_as(lo), lo), hi)
+        den_v = v * v + nu2
+        m3 = 3.0 * nu2 * v / (den_v * den_v * den_v.sqrt())
+        mnu = m2 * torch.maximum(nu2.expand_as(hi), 2.0 * hi * hi) / den_lo
+        return m2, m3, mnu
 
-    def _constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor) -> RegularizerConstants:
+    def constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor, radius, modulus: float) -> RegularizerConstants:
+        r"""Certified constants at ``x`` for the adjoint ``q`` on the balls ``||x' - x|| <= radius`` (per image).
+
+        Notation: ``u_j = K_j x``, ``r_j = K_j q``, ``v_j = K_j (x' - x)``; ``kn_j^2 >= ||K_j||^2`` and
+        ``ks^2 >= ||sum_j K_j^T K_j||`` (:meth:`_kernel_norms`); ``M_P``, ``m_w`` the window counts of
+        :func:`bilevel.padding.padding_multiplicities`; ``box_z(p) = sum_{c,k} (P z)_c(p + k)^2``;
+        ``psi1, psi2, psi3`` the derivatives of ``psi``; ``mu = modulus``. A response moves by at most
+        ``t_j = ||c_j||_2 sqrt(m_w) radius`` at any pixel (``|(K_j v)_p| <= ||c_j|| ||window_p(P v)||``),
+        so the local suprema ``m2_j, m3_j, mnu_j`` of :meth:`local_derivative_bounds` at ``(u_j, t_j)``
+        bound ``psi2``, ``psi3`` and ``(v psi2)'`` on the segment from ``x`` to any ``x'`` of the ball
+        (mean value theorem, pixel by pixel), and ``W_j = D_j nu^2 / ((|u_j| + t_j)^2 + nu^2)^{3/2}``
+        bounds ``D_j psi2`` from below there. Hence every Hessian ``H'`` of ``h`` on the ball satisfies
+        ``H' >= mu I + sum_j K_j^T diag(W_j) K_j``, which gives the two energy pairings used below:
+        ``||v|| <= ||v||_{H'} / sqrt(mu)`` and ``sum_j ||sqrt(W_j) K_j v||^2 <= ||v||_{H'}^2``, and dually
+        ``||sum_j K_j^T s_j||_{H'^{-1}} <= ||(s_j / sqrt(W_j))_j||``. Each pixel uses the cheaper one:
+        the set ``S_j = {W_j > mu / kn_j^2}`` (``{W_j > mu / ks^2}`` for stacked rows) goes through
+        ``W``, the rest through ``mu`` and the operator norms.
+
+        * ``jac_energy >= sup_v ||B(x)^T v|| / ||v||_{H'}``, by blocks of rows, each bounded by
+          ``A ||v|| + E``: ``theta_0`` (``<sum_j K_j^T a_j, v>``, ``a_j = D_j psi1(u_j)``): either
+          exactly ``||grad R|| ||v||`` or ``ks ||a 1_{not S}|| ||v|| + ||a 1_S / sqrt(W)|| ||v||_{H'}``;
+          ``theta_j`` and ``log nu`` alike (per expert with ``kn_j``, or stacked); kernel block ``j``
+          (``v -> D_j [corr(psi1(u_j), P v) + corr(psi2(u_j) K_j v, P x)]``):
+          ``D_j (sqrt(M_P) ||psi1(u_j)|| + kn_j sqrt(sum_{not S_j} psi2^2 box_x)) ||v||
+          + D_j sqrt(sum_{S_j} psi2^2 box_x / W_j) ||sqrt(W_j) K_j v||`` (Cauchy-Schwarz over the taps
+          with pixel weights). By Minkowski, ``jac_energy = sqrt(sum A^2) / sqrt(mu) + sqrt(E_stacked^2
+          + max_j E_j^2)`` (per-expert energy parts share ``sum_j ||sqrt(W_j) K_j v||^2 <= ||v||_{H'}^2``).
+        * ``hess_q_energy >= ||(H(x') - H(x)) q||_{H'^{-1}} / ||x' - x||``: ``(H(x') - H(x)) q =
+          sum_j K_j^T y_j``, ``|y_j| <= a_j |v_j|`` with ``a_j = D_j m3_j |r_j|``; the smaller of
+          ``min(sum_j kn_j^2 max a_j, ks^2 max a, ks sqrt(G(a^2))) / sqrt(mu)`` and
+          ``ks sqrt(G(a^2)) / sqrt(mu) + sqrt(G(a^2 1_S / W))`` (``G(a^2 1_{not S}) <= G(a^2)``) with
+          ``G`` the weighted Gershgorin bound of :meth:`weighted_gram_bound`.
+        * ``jac_q``: rows ``theta_j`` change by ``D_j <psi1(u') - psi1(u), r_j> <= beta_j ||v_j||``,
+          ``beta_j = D_j ||m2_j r_j||`` (``theta_0`` by their sum; ``log nu`` likewise with ``mnu``);
+          kernel block ``j`` is ``D_j [corr(psi1(u') - psi1(u), P q) + corr((psi2(u') - psi2(u)) r_j,
+          P x') + corr(psi2(u) r_j, P (x' - x))]``, bounded by
+          ``D_j [(A_j + B_j) kn_j + C_j] ||x' - x||`` with ``A_j = sqrt(sum_p m2_j^2 box_q)``,
+          ``B_j = sqrt(sum_p (m3_j r_j)^2 box_x) + ||m3_j r_j||_inf sqrt(M_P) radius`` and
+          ``C_j = sqrt(M_P) ||psi2(u_j) r_j||`` (Cauchy-Schwarz with pixel weights over the taps).
+        * ``jac_lipschitz`` (any unit ``q``): the same rows with ``||r_j|| <= kn_j``, maxima over
+          pixels of ``m2, m3, mnu``, ``psi2(u) <= max psi2(u_j)`` and
+          ``sqrt(S_x') <= sqrt(S_x) + sqrt(M_P) radius`` (``S_z = sum_p box_z(p)``).
+        """
+        if not modulus > 0:
+            raise ValueError(f"the strong convexity modulus must be positive, got {modulus}")
+        radius = torch.as_tensor(radius, dtype=x.dtype, device=x.device).reshape(-1).expand(x.shape[0]).contiguous()
+        return self._sliced(lambda xs, us, ws, qs, rs: self._constants(xs, FoECurvature(us, ws), qs, rs, float(modulus)),
+                            x, curv.u, curv.weight, q, radius)
+
+    def _constants(self, x: torch.Tensor, curv: FoECurvature, q: torch.Tensor, radius: torch.Tensor,
+                   mu: float) -> RegularizerConstants:
         fam = self.family
         B, C, H, W = x.shape
         J = fam.num_experts
         mult = padding_multiplicities(H, W, fam.kernel_size, fam.padding)
         sqrt_mp, sqrt_mw = math.sqrt(mult.window_sum), math.sqrt(mult.window_max)
+        smu = math.sqrt(mu)
+
+        def norm2(t: torch.Tensor) -> torch.Tensor:  # per (image, expert) norm over pixels
+            return t.flatten(2).norm(dim=2)
+
         with torch.no_grad():
-            coef, nu = self.coef.detach(), self.nu.detach()
-            kn2 = self.kernel_norm_sq_bound(H, W)  # (J,)
-            kn = kn2.sqrt()
-            cnorm = self.kernels.detach().flatten(1).norm(dim=1)  # ||c_j||_2
+            coef = self.coef.detach().to(x.dtype)
+            kn2_t, ks2_t = self._kernel_norms(H, W)
+            kn2, ks2 = kn2_t.to(x.dtype), ks2_t.to(x.dtype)
+            kn, ks = kn2.sqrt(), ks2.sqrt()
+            cnorm = self.kernels.detach().to(x.dtype).flatten(1).norm(dim=1)  # ||c_j||_2
             u = curv.u
-            inv = torch.rsqrt(u * u + self._nu2.detach())
+            nu2 = self._nu2.detach().to(x.dtype)
+            inv = torch.rsqrt(u * u + nu2)
             dpsi = u * inv
-            d2psi = self._nu2.detach() * inv**3
-            # ||B(x)||: rows theta_0 and (shared) log nu exactly, the per-expert rows bounded by
-            # ||D_j K_j^T w_j|| <= D_j kn_j ||w_j|| (cheaper than one transposed correlation per expert)
-            grad_r = self.adjoint(dpsi, scaled=True)  # sum_j D_j K_j^T psi1(u_j)
-            row_scale = grad_r.flatten(1).norm(dim=1)
-            rows_w = coef * kn * dpsi.flatten(2).norm(dim=2)  # (B, J)
-            nu_terms = u * d2psi
+            d2psi = nu2 * inv**3
+            reach = (cnorm.view(1, J) * sqrt_mw * radius.view(B, 1)).view(B, J, 1, 1)
+            m2, m3, mnu = self.local_derivative_bounds(u, reach)
+            cs = coef.view(1, J)
+            c4 = coef.view(1, J, 1, 1)
+            hi = u.abs() + reach
+            den_hi = hi * hi + nu2
+            w_low = c4 * nu2 / (den_hi * den_hi.sqrt())  # D_j psi2 >= w_low on the ball
+            inv_w = w_low.rsqrt()
+            s_exp = w_low > mu / kn2.view(1, J, 1, 1)  # pixels paired through W (per expert)
+            s_stk = w_low > mu / ks2  # (stacked rows)
+            zero = torch.zeros((), dtype=x.dtype, device=x.device)
+
+            def split(a: torch.Tensor, mask: torch.Tensor, norm_sq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                """(Euclidean coefficient, energy coefficient) of a row ``<K^T a, v>`` split by ``mask``."""
+                eu = norm_sq.sqrt() * torch.where(mask, zero, a)
+                en = torch.where(mask, a * inv_w, zero)
+                return eu, en
+
+            # -- jac_energy: rows theta_0, theta_j, log nu, kernels -----------------------------
+            a = dpsi * c4
+            exact_w = kn * norm2(a)  # >= ||K_j^T a_j||, (B, J)
+            exact_0 = self.adjoint_of(a).flatten(1).norm(dim=1)  # ||grad R||
+            eu, en = split(a, s_stk, ks2)
+            A0, E0 = eu.flatten(1).norm(dim=1), en.flatten(1).norm(dim=1)
+            use = A0 / smu + E0 < exact_0 / smu
+            A0, E0 = torch.where(use, A0, exact_0), torch.where(use, E0, zero)
+            eu, en = split(a, s_exp, kn2.view(1, J, 1, 1))
+            Aw, Ew = norm2(eu), norm2(en)
+            use = Aw / smu + Ew < exact_w / smu
+            Aw, Ew = torch.where(use, Aw, exact_w), torch.where(use, Ew, zero)
+            n_t = u * d2psi * c4
             if fam.per_expert_smoothing:
-                rows_nu_sq = ((coef * kn * nu_terms.flatten(2).norm(dim=2)) ** 2).sum(dim=1)
+                exact = kn * norm2(n_t)
+                eu, en = split(n_t, s_exp, kn2.view(1, J, 1, 1))
+                An, En = norm2(eu), norm2(en)
+                use = An / smu + En < exact / smu
+                An_sq = (torch.where(use, An, exact) ** 2).sum(1)
+                En_j = torch.where(use, En, zero)
+                En_stk = zero
             else:
-                rows_nu_sq = self.adjoint(nu_terms, scaled=True).flatten(1).norm(dim=1) ** 2
+                exact = self.adjoint_of(n_t).flatten(1).norm(dim=1)
+                eu, en = split(n_t, s_stk, ks2)
+                An, En = eu.flatten(1).norm(dim=1), en.flatten(1).norm(dim=1)
+                use = An / smu + En < exact / smu
+                An_sq = torch.where(use, An, exact) ** 2
+                En_stk = torch.where(use, En, zero)
+                En_j = torch.zeros_like(Aw)
             box_x = self._window_energy(x)  # (B, 1, H, W)
-            s_x = box_x.flatten(1).sum(dim=1)  # (B,)
-            v_j = (d2psi.pow(2) * box_x).sum(dim=(2, 3))  # (B, J)
-            kb = coef * (dpsi.flatten(2).norm(dim=2) * sqrt_mp + kn * v_j.sqrt())
-            jac_norm = (row_scale**2 + (rows_w**2).sum(1) + rows_nu_sq + (kb**2).sum(1)).sqrt()
-            # L_B and L_H (worst case over x')
-            l_r = self.grad_lipschitz_bound(H, W)
-            lip_w = coef * kn2 / nu  # (J,)
-            lip_nu_sq = (lip_w**2).sum() if fam.per_expert_smoothing else lip_w.sum() ** 2
-            third = PSI3_SUP * cnorm * sqrt_mw * kn / nu**2  # (J,)
-            lip_k = coef * (2.0 * kn * sqrt_mp / nu + third[None, :] * s_x.sqrt()[:, None])  # (B, J)
-            jac_lip = (l_r**2 + (lip_w**2).sum() + lip_nu_sq + (lip_k**2).sum(1)).sqrt()
-            hess_lip = (coef * kn2 * PSI3_SUP * cnorm * sqrt_mw / nu**2).sum().expand(B).clone()
-            # terms that use the known adjoint q
+            p2 = d2psi.pow(2) * box_x
+            Ak = cs * (norm2(dpsi) * sqrt_mp + kn * torch.where(s_exp, zero, p2).sum(dim=(2, 3)).sqrt())
+            Ek = cs * (torch.where(s_exp, p2 / w_low, zero).sum(dim=(2, 3))).sqrt()
+            A_sq = A0**2 + (Aw**2).sum(1) + An_sq + (Ak**2).sum(1)
+            E_stk_sq = E0**2 + En_stk**2
+            E_max_sq = (Ew**2 + En_j**2 + Ek**2).amax(dim=1)
+            jac_energy = A_sq.sqrt() / smu + (E_stk_sq + E_max_sq).sqrt()
+            # -- hess_q_energy: weights alpha_j = D_j m3_j |r_j| ----------------------------------
             r = self.forward(q)
-            r_inf = r.abs().amax(dim=(2, 3))  # (B, J)
-            r_2 = r.flatten(2).norm(dim=2)
-            hess_q = (coef * kn2 * PSI3_SUP / nu**2 * r_inf).sum(dim=1)
-            row_j = coef * kn * r_2 / nu  # (B, J)
-            rows_nu_q_sq = (row_j**2).sum(1) if fam.per_expert_smoothing else row_j.sum(1) ** 2
-            s_q = self._window_energy(q).flatten(1).sum(dim=1)  # (B,)
-            kq = coef * (
-                kn * s_q.sqrt()[:, None] / nu + PSI3_SUP * kn * r_inf * s_x.sqrt()[:, None] / nu**2 + sqrt_mp * r_2 / nu
-            )
-            jac_q = (row_j.sum(1) ** 2 + (row_j**2).sum(1) + rows_nu_q_sq + (kq**2).sum(1)).sqrt()
-        return RegularizerConstants(jac_norm, jac_lip, hess_lip, hess_q, jac_q)
+            alpha = m3 * r.abs() * c4
+            al2 = alpha * alpha
+            amax_j = alpha.flatten(2).amax(dim=2)  # (B, J)
+            g_all = self.weighted_gram_bound(al2)  # also bounds the part outside S
+            euclid = torch.minimum(torch.minimum((kn2 * amax_j).sum(dim=1), ks2 * amax_j.amax(dim=1)), ks * g_all.sqrt())
+            split_h = ks * g_all.sqrt() / smu + self.weighted_gram_bound(torch.where(s_stk, al2 / w_low, zero)).sqrt()
+            hess_energy = torch.minimum(euclid / smu, split_h)
+            # -- jac_q --------------------------------------------------------------------------
+            beta = cs * norm2(m2 * r)  # (B, J)
+            gamma = cs * norm2(mnu * r)
+            box_q = self._window_energy(q)
+            Aq = (m2.pow(2) * box_q).sum(dim=(2, 3)).sqrt()
+            m3r = m3 * r
+            Bq = (m3r.pow(2) * box_x).sum(dim=(2, 3)).sqrt() + m3r.abs().flatten(2).amax(dim=2) * sqrt_mp * radius.view(B, 1)
+            Cq = sqrt_mp * norm2(d2psi * r)
+            rows_b = beta * kn
+            rows_g = gamma * kn
+            nu_q_sq = (rows_g**2).sum(1) if fam.per_expert_smoothing else rows_g.sum(1) ** 2
+            kq = cs * ((Aq + Bq) * kn + Cq)
+            jac_q = (rows_b.sum(1) ** 2 + (rows_b**2).sum(1) + nu_q_sq + (kq**2).sum(1)).sqrt()
+            # -- jac_lipschitz: any unit q, maxima over pixels ----------------------------------
+            M2 = m2.flatten(2).amax(dim=2)
+            M3 = m3.flatten(2).amax(dim=2)
+            Mnu = mnu.flatten(2).amax(dim=2)
+            P2 = d2psi.flatten(2).amax(dim=2)
+            lip_w = cs * M2 * kn2
+            lip_g = cs * Mnu * kn2
+            lip_nu_sq = (lip_g**2).sum(1) if fam.per_expert_smoothing else lip_g.sum(1) ** 2
+            s_x = box_x.flatten(1).sum(dim=1).sqrt() + sqrt_mp * radius
+            lip_k = cs * (M2 * kn * sqrt_mp + M3 * cnorm.view(1, J) * sqrt_mw * kn * s_x.view(B, 1) + P2 * kn * sqrt_mp)
+            jac_lip = (lip_w.sum(1) ** 2 + (lip_w**2).sum(1) + lip_nu_sq + (lip_k**2).sum(1)).sqrt()
+        return RegularizerConstants(jac_energy, hess_energy, jac_q, jac_lip)

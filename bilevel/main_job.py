@@ -25,8 +25,42 @@ log = logging.getLogger(__name__)
 DEMO_METHODS: dict[str, dict] = {
     "ISGD constant": dict(method="isgd", step="constant", alpha0=3e-4),
     "ISGD decreasing": dict(method="isgd", step="inverse_sqrt", alpha0=1e-3),
-    "MAID": dict(method="maid", alpha0=1e-3, eps0=1e-1),
+    "MAID certified": dict(method="maid", alpha0=1e-3, eps0=1e-1, maid_error="certified"),
+    "MAID estimated": dict(method="maid", alpha0=1e-3, eps0=1e-1, maid_error="estimated"),
 }
+
+#: Where MAID's computations go (fields of its per-iteration records, see :class:`~bilevel.methods.MAID`).
+MAID_COST_PARTS = ("lower_iterations", "cg_iterations", "certification_iterations", "rejected_computations",
+                   "trial_computations", "rejected_trial_computations")
+
+
+def _number(v) -> float:
+    """A record's value (records read back from a CSV hold strings; blanks count as 0)."""
+    if v is None or v == "":
+        return 0.0
+    return float(v)
+
+
+def maid_breakdown(records: list[dict]) -> dict:
+    """MAID's accepted and rejected steps and where its computations went, from its records.
+
+    ``accepted``/``rejected``: iterations whose backtracking found (did not find) sufficient
+    decrease; ``rejected_gradients``: hypergradients the error oracle refused (eps was halved);
+    ``computations``: the run's total; ``lower_iterations``, ``cg_iterations``,
+    ``certification_iterations``: the accepted-gradient evaluations' parts plus the refused ones
+    (``gradient computations`` = their sum); ``rejected_computations``: the refused evaluations;
+    ``trial_computations``: backtracking trials, of which ``rejected_trial_computations`` failed.
+    Returns an empty dict for records that are not MAID's.
+    """
+    if not records or "rejected_gradients" not in records[0]:
+        return {}
+    out = {"accepted": int(sum(_number(r.get("accepted")) for r in records)),
+           "rejected": int(sum(1 - _number(r.get("accepted")) for r in records)),
+           "rejected_gradients": int(sum(_number(r.get("rejected_gradients")) for r in records)),
+           "computations": int(_number(records[-1].get("computations"))),
+           "gradient_computations": int(sum(_number(r.get("gradient_computations")) for r in records))}
+    out.update({k: int(sum(_number(r.get(k)) for r in records)) for k in MAID_COST_PARTS})
+    return out
 
 
 def demo_config(budget: int, device: str, progress: bool, **changes) -> TrainConfig:
@@ -79,6 +113,7 @@ def run_learning_demo(out: str | Path, budget: int = 12000, device: str = "auto"
             "test_psnr": last.get("test_psnr"),
             "algorithm_seconds": r.summary["algorithm_wall_time"],
             "stop": r.stop_reason,
+            "maid": maid_breakdown(r.records),
         })
     return LearningDemo(results, table, figures)
 
@@ -113,4 +148,27 @@ def format_table(table: list[dict]) -> str:
 
         lines.append(f"{r['method']:<17}{r['iterations']:>7}{r['computations']:>14}{f(r['train_psnr'])}"
                      f"{f(r['train_psnr_start'], 9)}{f(r['test_psnr'], 11)}{f(r['algorithm_seconds'], 9)}  {r['stop']}")
+    maids = [r for r in table if r.get("maid")]
+    if maids:
+        lines += ["", format_maid_breakdown({r["method"]: r["maid"] for r in maids})]
+    return "\n".join(lines)
+
+
+def format_maid_breakdown(parts: dict[str, dict]) -> str:
+    """MAID's steps and where its computations went (shares of each run's total), one row per run."""
+    head = (f"{'MAID run':<24}{'accepted':>9}{'rejected':>9}{'refused z':>10}{'lower':>8}{'CG':>7}{'certif.':>8}"
+            f"{'refused':>8}{'trials':>8}{'failed':>8}")
+    lines = [head, "-" * len(head)]
+    for label, b in parts.items():
+        total = max(b["computations"], 1)
+
+        def share(k):
+            return f"{100.0 * b[k] / total:>7.0f}%"
+
+        lines.append(f"{label:<24}{b['accepted']:>9}{b['rejected']:>9}{b['rejected_gradients']:>10}"
+                     f"{share('lower_iterations')}{share('cg_iterations')[1:]}{share('certification_iterations')}"
+                     f"{share('rejected_computations')}{share('trial_computations')}{share('rejected_trial_computations')}")
+    lines.append("accepted/rejected: iterations with/without sufficient decrease; refused z: hypergradients the error "
+                 "oracle refused; shares of the run's computations: lower level, CG, certification (of all gradient "
+                 "evaluations), refused evaluations, backtracking trials, failed trials.")
     return "\n".join(lines)

@@ -9,8 +9,11 @@ image from its last lower-level solution and CG adjoint (:class:`WarmStarts`, ke
   ``(eps_k, delta_k)``, ``v_k`` drawn by a sampler, ``P`` the projection onto zero-mean kernels.
 * **IGD**: ISGD with the full batch, a fixed step and a fixed accuracy (the deterministic reference).
 * **MAID** (sources.md): a full-batch inexact gradient ``d = P z`` is accepted only if its
-  certified bound satisfies ``omega <= (1 - eta) ||d||`` (else ``eps, delta`` shrink and it is
-  recomputed); then backtracking ``alpha rho^j``, ``j < J``, accepts the first step with the certified
+  error oracle satisfies ``omega <= (1 - eta) ||d||`` (else ``eps, delta`` shrink and it is
+  recomputed). The oracle is the certified bound of :func:`~bilevel.hypergradient.hypergradient`
+  (``error="certified"``: then ``-d`` is a certified descent direction of the projected problem) or
+  its error estimate (``error="estimated"``: the same algorithm with an estimate of the actual
+  error, as the published experiments effectively did with estimated constants). Then backtracking ``alpha rho^j``, ``j < J``, accepts the first step with the certified
   sufficient-decrease test ``g_up(theta_new) <= g_low(theta_k) - lambda alpha_j ||d||^2``, where
   ``g_low``, ``g_up`` are certified bounds on the exact upper-level value from the inexact solutions
   (:meth:`~bilevel.hypergradient.SquaredError.certified_interval`). After a success ``eps, delta``
@@ -29,7 +32,7 @@ import torch
 
 from .cost import Cost
 from .distributed import DistContext
-from .hypergradient import SquaredError, hypergradient
+from .hypergradient import SquaredError, certify_mode, hypergradient
 from .problem import LowerLevelProblem
 from .sampling import Batch, FullBatch, Sampler
 from .schedules import Schedule
@@ -115,7 +118,8 @@ class BatchEvaluation:
     """Result of :func:`evaluate_batch` (sums over chunks, weights ``w_i`` applied)."""
 
     grad: torch.Tensor | None  # sum_i w_i z_i, (d,)
-    grad_error_bound: float  # certified bound on ||grad - sum_i w_i grad f_i||
+    grad_error_bound: float  # certified bound on ||grad - sum_i w_i grad f_i|| (NaN without certification)
+    grad_error_estimate: float  # estimate of ||grad - sum_i w_i grad f_i|| (NaN unless certify="refined")
     loss: float  # sum_i w_i g_i(x~_i)
     loss_lower: float  # certified lower bound on sum_i w_i g_i(x^_i)
     loss_upper: float  # certified upper bound on sum_i w_i g_i(x^_i)
@@ -142,9 +146,16 @@ def evaluate_batch(
     update_warm: bool = True,
     lower_options: dict | None = None,
     ctx: DistContext | None = None,
-    certify: bool = True,
+    certify=True,
+    refine_tol: float = 1e-2,
+    refine_rounds: int = 3,
 ) -> BatchEvaluation:
     """Hypergradient (``delta`` given) or only upper-level values (``delta=None``) over ``batch``.
+
+    ``certify``, ``refine_tol`` and ``refine_rounds`` are those of :func:`~bilevel.hypergradient.hypergradient`. The
+    error bound of the whole batch combines the chunks as the hypergradient combines images:
+    ``||sum_i w_i (z_i - z-_i)|| + sum_i |w_i| omega_i`` (refined) or ``sum_i |w_i| omega_i``
+    (direct); the estimate is the norm of the summed error vector.
 
     Chunks of at most ``chunk_size`` images are solved one after another; memory is bounded by the
     chunk, not by the batch. With ``update_warm``, the solutions (and adjoints) become the images'
@@ -155,7 +166,8 @@ def evaluate_batch(
     w_all = batch.weights.to(dtype=data.y.dtype, device=dev)
     positions = torch.arange(batch.size) if ctx is None else ctx.local(batch.indices)
     grad = torch.zeros_like(theta) if delta is not None else None
-    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # bound, value, lower, upper
+    err_vec = torch.zeros(theta.shape, dtype=torch.float64, device=dev)  # sum_i w_i (z_i - z-_i)
+    sums = torch.zeros(4, dtype=torch.float64, device=dev)  # bound remainder, value, lower, upper
     per_loss = torch.zeros(batch.size, dtype=data.y.dtype, device=dev)
     mses = torch.zeros(batch.size, dtype=data.y.dtype, device=dev)
     cost = Cost()
@@ -169,9 +181,12 @@ def evaluate_batch(
         x0, q0 = warm.get(idx, default_x) if warm is not None else (default_x, None)
         if delta is not None:
             r = hypergradient(problem, theta, y, xs, eps, delta, x0=x0, q0=q0, weights=w, loss=loss,
-                              lower_options=lower_options, certify=certify)
+                              lower_options=lower_options, certify=certify, refine_tol=refine_tol,
+                              refine_rounds=refine_rounds)
             grad += r.grad
-            sums[0] += r.grad_error_bound
+            sums[0] += r.grad_error_remainder
+            if r.error_vector is not None:
+                err_vec += r.error_vector
             x, q, dist_bound, values = r.x, r.q, r.distance_bound, r.loss
             cost = cost + r.cost
             failures += int((~r.lower.converged).sum()) + int((~r.cg.converged).sum())
@@ -192,22 +207,34 @@ def evaluate_batch(
     wall = time.perf_counter() - t_start
     if ctx is not None:
         counts = [cost.lower_iterations, cost.cg_iterations, cost.gradient_evals, cost.hvps, cost.jacobian_products, failures]
-        parts = [sums, torch.tensor(counts, dtype=torch.float64, device=dev), per_loss.double(), mses.double()]
+        counts.append(cost.certification_iterations)
+        parts = [sums, torch.tensor(counts, dtype=torch.float64, device=dev), per_loss.double(), mses.double(), err_vec]
         if grad is not None:
             parts.append(grad.double())
         pack = ctx.all_reduce(torch.cat(parts))
-        sums, counts_t = pack[:4], pack[4:10]
-        per_loss = pack[10:10 + batch.size].to(data.y.dtype)
-        mses = pack[10 + batch.size:10 + 2 * batch.size].to(data.y.dtype)
+        sums, counts_t = pack[:4], pack[4:11]
+        per_loss = pack[11:11 + batch.size].to(data.y.dtype)
+        mses = pack[11 + batch.size:11 + 2 * batch.size].to(data.y.dtype)
+        d = theta.numel()
+        err_vec = pack[11 + 2 * batch.size:11 + 2 * batch.size + d]
         if grad is not None:
-            grad = pack[10 + 2 * batch.size:].to(theta.dtype)
+            grad = pack[11 + 2 * batch.size + d:].to(theta.dtype)
         c = [int(round(float(v))) for v in counts_t]
         wall = float(ctx.all_reduce(torch.tensor([wall], dtype=torch.float64, device=dev), "max"))
-        cost = Cost(lower_iterations=c[0], cg_iterations=c[1], gradient_evals=c[2], hvps=c[3], jacobian_products=c[4])
+        cost = Cost(lower_iterations=c[0], cg_iterations=c[1], gradient_evals=c[2], hvps=c[3], jacobian_products=c[4],
+                    certification_iterations=c[6])
         failures = c[5]
     cost = replace(cost, wall_time=wall)
     s = [float(v) for v in sums]
-    return BatchEvaluation(grad, s[0], s[1], s[2], s[3], per_loss, mses, failures == 0, cost)
+    mode = certify_mode(certify) if delta is not None else "none"
+    if mode == "refined":
+        estimate = float(err_vec.norm())
+        bound = estimate + s[0]
+    elif mode == "direct":
+        estimate, bound = float("nan"), s[0]
+    else:
+        estimate = bound = float("nan")
+    return BatchEvaluation(grad, bound, estimate, s[1], s[2], s[3], per_loss, mses, failures == 0, cost)
 
 
 @dataclass
@@ -240,6 +267,11 @@ class MethodStopped(RuntimeError):
     """A method cannot continue (e.g. MAID cannot certify a descent direction); the run ends cleanly."""
 
 
+def _finite_or_blank(v: float) -> float | str:
+    """A record value: the number, or ``""`` when it was not computed (NaN), so records compare equal."""
+    return v if math.isfinite(v) else ""
+
+
 def _project(problem: LowerLevelProblem, v: torch.Tensor) -> torch.Tensor:
     proj = getattr(problem.regularizer, "project", None)
     return proj(v) if proj is not None else v
@@ -253,6 +285,11 @@ class ISGD:
     step: step-size schedule ``alpha_k``.
     accuracy: schedule ``s_k``; ``eps_k = s_k`` and ``delta_k = delta_ratio s_k``.
     chunk_size: images solved at once (memory bound); the batch is split into chunks.
+    certify: the error bound logged with every step: ``True`` means ``"direct"`` (the certified
+        bound ``omega(x~, q~)`` of :mod:`bilevel.hypergradient`, no extra solve, so the step costs
+        exactly the paper's computations); ``"refined"`` adds the tight bound and the estimate at the
+        price of a Newton-CG solve and an adjoint re-solve per image (counted in the computations);
+        ``False`` logs nothing.
     """
 
     name = "isgd"
@@ -260,7 +297,7 @@ class ISGD:
     def __init__(self, problem: LowerLevelProblem, data: TrainingData, sampler: Sampler, step: Schedule,
                  accuracy: Schedule, delta_ratio: float = 1.0, chunk_size: int = 64,
                  loss: SquaredError = SquaredError(), lower_options: dict | None = None,
-                 ctx: DistContext | None = None, certify: bool = True) -> None:
+                 ctx: DistContext | None = None, certify=True) -> None:
         if not delta_ratio > 0:
             raise ValueError(f"delta_ratio must be positive, got {delta_ratio}")
         if chunk_size < 1:
@@ -268,7 +305,7 @@ class ISGD:
         self.problem, self.data, self.sampler = problem, data, sampler
         self.step_size, self.accuracy, self.delta_ratio = step, accuracy, delta_ratio
         self.chunk_size, self.loss, self.lower_options, self.ctx = chunk_size, loss, lower_options, ctx
-        self.certify = certify
+        self.certify = "direct" if certify is True else certify_mode(certify)
         self.warm = WarmStarts(data.y)
         if isinstance(sampler, FullBatch):
             self.name = "igd"
@@ -303,7 +340,8 @@ class ISGD:
             "delta": delta,
             "step_size": alpha,
             "grad_norm": float(_project(self.problem, ev.grad).norm()) if ev else 0.0,
-            "error_bound": ev.grad_error_bound if ev else 0.0,
+            "error_bound": _finite_or_blank(ev.grad_error_bound) if ev else 0.0,
+            "error_estimate": _finite_or_blank(ev.grad_error_estimate) if ev else 0.0,
             "batch_size": batch.size,
             "accepted": "",
             "certified": ev.converged if ev else True,
@@ -322,9 +360,24 @@ class ISGD:
                 "accuracy": self.accuracy.as_dict(), "delta_ratio": self.delta_ratio, "chunk_size": self.chunk_size}
 
 
+#: MAID's error oracles: the certified bound, or the estimate of the actual error.
+MAID_ERRORS = ("certified", "estimated")
+
+
 @dataclass(frozen=True)
 class MAIDSettings:
-    """MAID's parameters (sources.md; defaults are the published ones where given)."""
+    """MAID's parameters (sources.md; defaults are the published ones where given).
+
+    ``error`` chooses the oracle of the acceptance test ``omega <= (1 - eta) ||d||``:
+    ``"certified"`` (the certified bound: an accepted ``-d`` is a descent direction, guaranteed) or
+    ``"estimated"`` (the estimate ``||z - z-||``: no guarantee, but it tracks the actual error within
+    a few per cent, so MAID moves at the accuracy the step actually needs). ``refine_tol`` is the
+    refinement tolerance of the oracle (``None``: ``1e-2`` certified, ``1e-1`` estimated; the
+    bound's remainder and the estimate's relative error are ``O(refine_tol)``; the certified oracle
+    also tightens its bound with up to two more refinement rounds, see ``hypergradient``'s
+    ``refine_rounds``, the estimated one does not). The sufficient-decrease
+    test uses the certified value intervals of the lower-level distance in both cases.
+    """
 
     eps0: float = 1e-1
     delta0: float = 1e-1
@@ -337,8 +390,14 @@ class MAIDSettings:
     lam: float = 1e-4  # sufficient decrease
     backtracks: int = 5  # J, grows by one after each failed iteration
     eps_min: float = 1e-7  # below this accuracy MAID stops (precision floor)
+    error: str = "certified"  # acceptance oracle, one of MAID_ERRORS
+    refine_tol: float | None = None  # oracle refinement tolerance (None: 1e-2 certified, 1e-1 estimated)
 
     def __post_init__(self) -> None:
+        if self.error not in MAID_ERRORS:
+            raise ValueError(f"MAID's error oracle must be one of {MAID_ERRORS}, got {self.error!r}")
+        if self.refine_tol is not None and not 0 < self.refine_tol < 1:
+            raise ValueError(f"MAID's refine_tol must be in (0, 1), got {self.refine_tol}")
         for name in ("eps0", "delta0", "alpha0", "lam", "eps_min"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"MAID's {name} must be positive, got {getattr(self, name)}")
@@ -352,13 +411,23 @@ class MAIDSettings:
         if self.backtracks < 1:
             raise ValueError(f"MAID's backtracks must be >= 1, got {self.backtracks}")
 
+    @property
+    def oracle_tol(self) -> float:
+        if self.refine_tol is not None:
+            return self.refine_tol
+        return 1e-2 if self.error == "certified" else 1e-1
+
 
 class MAID:
     """Method of Adaptive Inexact Descent (Salehi, Mukherjee, Roberts, Ehrhardt), as published.
 
     One :meth:`step` is one MAID iteration: possibly several hypergradient evaluations (until the
-    certified bound accepts it) and several backtracking trials; every lower-level and CG
-    iteration counts towards ``computations``.
+    error oracle accepts one) and several backtracking trials; every lower-level, CG and
+    certification iteration counts towards ``computations``. Each record says where they went:
+    ``gradient_computations`` (all hypergradient evaluations of the iteration, of which
+    ``lower_iterations``, ``cg_iterations`` and ``certification_iterations``),
+    ``rejected_computations`` (evaluations whose gradient the oracle rejected), ``trial_computations``
+    (backtracking trials) and ``rejected_trial_computations`` (trials that failed the decrease test).
     """
 
     name = "maid"
@@ -380,7 +449,13 @@ class MAID:
 
     def _evaluate(self, theta, eps, delta):
         return evaluate_batch(self.problem, theta, self.data, self.full.draw(), eps, delta, self.warm,
-                              self.chunk_size, self.loss, lower_options=self.lower_options, ctx=self.ctx)
+                              self.chunk_size, self.loss, lower_options=self.lower_options, ctx=self.ctx,
+                              certify="refined", refine_tol=self.settings.oracle_tol,
+                              refine_rounds=3 if self.settings.error == "certified" else 1)
+
+    def oracle(self, ev: BatchEvaluation) -> float:
+        """The error the acceptance test compares with ``(1 - eta) ||d||``."""
+        return ev.grad_error_bound if self.settings.error == "certified" else ev.grad_error_estimate
 
     def step(self, state: OptimizerState) -> tuple[OptimizerState, dict]:
         s = self.settings
@@ -388,33 +463,40 @@ class MAID:
         t0 = time.perf_counter()
         cost = Cost()
         rejected = 0
-        while True:  # certified acceptance of the inexact gradient
+        rejected_cost = 0
+        while True:  # acceptance of the inexact gradient by the oracle
             ev = self._evaluate(state.theta, eps, delta)
             cost = cost + ev.cost
             d = _project(self.problem, ev.grad)
             dn = float(d.norm())
-            if ev.grad_error_bound <= (1.0 - s.eta) * dn:
+            err = self.oracle(ev)
+            if err <= (1.0 - s.eta) * dn:
                 break
             rejected += 1
+            rejected_cost += ev.cost.computations
             if eps * s.shrink < s.eps_min:
                 hint = (" In float32 the lower-level accuracy cannot go much lower; --dtype float64 lets MAID "
                         "certify smaller errors." if self.data.y.dtype == torch.float32 else "")
                 raise MethodStopped(
-                    f"MAID cannot certify a descent direction: the error bound {ev.grad_error_bound:.3g} exceeds "
+                    f"MAID cannot accept a descent direction: the {s.error} error {err:.3g} exceeds "
                     f"(1 - eta) ||d|| = {(1 - s.eta) * dn:.3g} and eps would fall below eps_min = {s.eps_min:g}.{hint}"
                 )
             eps, delta = eps * s.shrink, delta * s.shrink
+        gradient_cost = cost
         accepted, trial_step, j_used = False, 0.0, -1
         target = ev.loss_lower
         saved = self.warm.snapshot_x()  # every trial starts from the solutions at theta_k
+        trial_cost, failed_trial_cost = 0, 0
         for j in range(int(J)):
             a = alpha * s.rho**j
             theta_new = state.theta - a * d
             trial = self._evaluate(theta_new, eps, None)
             cost = cost + trial.cost
+            trial_cost += trial.cost.computations
             if trial.loss_upper <= target - s.lam * a * dn**2:
                 accepted, trial_step, j_used = True, a, j  # its solutions stay as warm starts
                 break
+            failed_trial_cost += trial.cost.computations
             self.warm.restore_x(saved)
         wall = time.perf_counter() - t0
         extra = dict(state.extra)
@@ -434,7 +516,8 @@ class MAID:
             "delta": delta,
             "step_size": trial_step,
             "grad_norm": dn,
-            "error_bound": ev.grad_error_bound,
+            "error_bound": _finite_or_blank(ev.grad_error_bound),
+            "error_estimate": _finite_or_blank(ev.grad_error_estimate),
             "batch_size": self.data.m,
             "accepted": int(accepted),
             "certified": ev.converged,
@@ -442,6 +525,13 @@ class MAID:
             "backtracks": j_used if accepted else int(J),
             "decrease_test_lhs": trial.loss_upper,
             "decrease_test_rhs": target - s.lam * (trial_step if accepted else alpha * s.rho ** (int(J) - 1)) * dn**2,
+            "gradient_computations": gradient_cost.computations,
+            "lower_iterations": gradient_cost.lower_iterations,
+            "cg_iterations": gradient_cost.cg_iterations,
+            "certification_iterations": gradient_cost.certification_iterations,
+            "rejected_computations": rejected_cost,
+            "trial_computations": trial_cost,
+            "rejected_trial_computations": failed_trial_cost,
         }
         return new, record
 

@@ -91,6 +91,13 @@ class BoundLowerLevel:
             self.problem.operator.norm_sq_bound(H, W) + self.problem.mu + self.reg.grad_lipschitz_bound(H, W)
         )
 
+    def subset(self, index: torch.Tensor) -> "BoundLowerLevel":
+        """The same problem restricted to the images ``index`` (rows of ``y``)."""
+        out = object.__new__(BoundLowerLevel)
+        out.problem, out.theta, out.y = self.problem, self.theta, self.y.index_select(0, index)
+        out.reg, out.modulus, out.smoothness = self.reg, self.modulus, self.smoothness
+        return out
+
     def _y(self, index: torch.Tensor | None) -> torch.Tensor:
         return self.y if index is None else self.y.index_select(0, index)
 

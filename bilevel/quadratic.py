@@ -85,21 +85,24 @@ class BoundQuadratic:
         """Convex: ``0``."""
         return 0.0
 
-    def constants(self, x: torch.Tensor, curv: None, q: torch.Tensor) -> RegularizerConstants:
-        """``L_H = 0``; ``(B(x') - B(x))^T q = (w_j <D_j (x' - x), D_j q>)_j``, ``||D_j|| <= 2``."""
+    def constants(self, x: torch.Tensor, curv: None, q: torch.Tensor, radius: torch.Tensor | None = None,
+                  modulus: float = 1.0) -> RegularizerConstants:
+        """Exact for every radius: ``H`` is constant (``hess_q_energy = 0``) and ``B(x)`` is linear in ``x``.
+
+        Row ``j`` of ``B(x)^T v`` is ``w_j <D_j x, D_j v>``; since ``H >= mu I`` and ``H >= w_j D_j^T D_j``,
+        ``|w_j <D_j x, D_j v>| <= min(||w_j D_j^T D_j x|| / sqrt(mu), sqrt(w_j) ||D_j x||) ||v||_H``
+        (``jac_energy`` is the norm of these row bounds). ``(B(x') - B(x))^T q = (w_j <x' - x, D_j^T D_j q>)_j``
+        gives ``jac_q = ||(w_j D_j^T D_j q)_j||`` and ``jac_lipschitz = ||(4 w_j)_j||`` (``||D_j||^2 <= 4``).
+        """
+        if not modulus > 0:
+            raise ValueError(f"the strong convexity modulus must be positive, got {modulus}")
         with torch.no_grad():
-            rows = torch.stack(
-                [
-                    (self.w[0] * _diff_adjoint(_diff(x, -1), -1)).flatten(1).norm(dim=1),
-                    (self.w[1] * _diff_adjoint(_diff(x, -2), -2)).flatten(1).norm(dim=1),
-                ],
-                dim=1,
-            )
-            jac = rows.norm(dim=1)
-            lip = (4.0 * self.w.detach()).norm().expand(x.shape[0]).clone()
-            jac_q = torch.stack(
-                [2.0 * self.w[0] * _diff(q, -1).flatten(1).norm(dim=1), 2.0 * self.w[1] * _diff(q, -2).flatten(1).norm(dim=1)],
-                dim=1,
-            ).norm(dim=1)
-        zero = torch.zeros_like(jac)
-        return RegularizerConstants(jac, lip, zero, zero, jac_q)
+            w = self.w.detach()
+            axes = (-1, -2)
+            rows_e = torch.stack([torch.minimum((w[j] * _diff_adjoint(_diff(x, a), a)).flatten(1).norm(dim=1) / modulus**0.5,
+                                                w[j].sqrt() * _diff(x, a).flatten(1).norm(dim=1)) for j, a in enumerate(axes)], dim=1)
+            rows_q = torch.stack([(w[j] * _diff_adjoint(_diff(q, a), a)).flatten(1).norm(dim=1) for j, a in enumerate(axes)], dim=1)
+            jac = rows_e.norm(dim=1)
+            lip = (4.0 * w).norm().expand(x.shape[0]).clone()
+            jac_q = rows_q.norm(dim=1)
+        return RegularizerConstants(jac, torch.zeros_like(jac), jac_q, lip)

@@ -8,6 +8,30 @@ constants that the a-posteriori error bound of :mod:`bilevel.hypergradient` need
 All methods act on batches ``(B, C, H, W)`` and return one value per image; nothing depends on the
 batch size. An optional ``index`` (a ``LongTensor``) selects the rows of a cached curvature so that
 solvers can drop converged images from the batch.
+
+What a new family must provide (checked by the tests of ``tests/bilevel/test_hypergradient.py``
+against dense float64 references, so a wrong constant fails there):
+
+* ``value``, ``grad``, ``curvature``, ``hvp``, ``mixed_vjp`` exactly as documented in
+  :class:`BoundRegularizer` (analytic, batched, compared with autograd in the tests);
+* ``grad_lipschitz_bound(H, W)``: a certified ``sup_x ||grad_x^2 R_theta(x)||`` (the lower-level
+  solver's step ``1/L_h`` and the problem's smoothness rest on it);
+* ``constants(x, curv, q, radius, modulus)``: the four certified constants of
+  :class:`RegularizerConstants`, each valid on the ball ``||x' - x|| <= radius_i`` around the
+  given point, with ``modulus = mu_h`` (every Hessian of ``h`` is ``>= mu_h I + grad_x^2 R_theta``).
+  The error bound evaluates them at the Newton-corrected point with the tiny radius ``e-``, so
+  constants computed from the actual values at ``x`` -- local suprema of derivatives over the
+  responses ``x'`` can take -- are far tighter than global ones and are what the bound needs. The
+  simplest valid implementation: ``jac_energy = ||B(x)|| / sqrt(mu_h)``, ``hess_q_energy = c /
+  sqrt(mu_h)`` with ``c`` a Lipschitz constant of ``x -> grad_x^2 R_theta(x) q`` on the ball, and
+  global ``jac_q``, ``jac_lipschitz``; pairing with the regularizer's own curvature (the "energy"
+  forms) is what makes the bound tight for small ``mu_h`` (deblurring);
+* optionally ``project(theta)`` (the feasible set of the upper level; identity if absent).
+
+The lower-level problem adds the data term and the ridge; a family only describes ``R_theta``. Its
+convexity (or a certified weak-convexity modulus below the data term's strong convexity) is what
+makes ``mu_h`` of :meth:`bilevel.problem.LowerLevelProblem.modulus` valid; a weakly convex family must
+lower that modulus accordingly.
 """
 from __future__ import annotations
 
@@ -17,30 +41,36 @@ import torch
 
 
 class RegularizerConstants(NamedTuple):
-    """Certified constants at an approximate lower-level solution ``x~`` (one entry per image).
+    """Certified constants at a point ``x`` for an adjoint ``q``, valid on the ball ``||x' - x|| <= radius``.
+
+    Every entry has shape ``(B,)`` (one per image). With ``B(x) = d_theta grad_x R_theta(x)``
+    (so ``B(x)^T q = grad_theta <grad_x R_theta(x), q>``), ``H_R(x) = grad_x^2 R_theta(x)``, and
+    ``||v||_{H'} = sqrt(v^T H' v)`` for ``H'`` any Hessian of ``h`` on the ball (``H' >= mu_h I +
+    H_R(x')``):
 
     Attributes
     ----------
-    jac_norm:
-        Upper bound on ``||B(x~)||``, ``B = d_theta grad_x h`` (operator norm), shape ``(B,)``.
-    jac_lipschitz:
-        Upper bound on ``||B(x~) - B(x)|| / ||x~ - x||`` for every ``x`` (``L_B``), shape ``(B,)``.
-    hess_lipschitz:
-        Upper bound on ``||H(x) - H(x')|| / ||x - x'||`` (``L_H``), shape ``(B,)``.
-    hess_q:
-        Upper bound on ``||(H(x) - H(x~)) q~|| / ||x - x~||`` for the given ``q~``, shape ``(B,)``.
+    jac_energy:
+        ``>= sup_v ||B(x)^T v|| / ||v||_{H'}`` (``beta``), at the point itself; ``||B(x)|| /
+        sqrt(mu_h)`` is always valid.
+    hess_q_energy:
+        ``>= ||(H_R(x') - H_R(x)) q||_{H'^{-1}} / ||x' - x||`` for every ``x'`` in the ball and the
+        given ``q`` (``c_H``); ``||(H_R(x') - H_R(x)) q|| / (sqrt(mu_h) ||x' - x||)`` is valid.
     jac_q:
-        Upper bound on ``||(B(x) - B(x~))^T q~|| / ||x - x~||`` for the given ``q~``, shape ``(B,)``.
+        ``>= ||(B(x') - B(x))^T q|| / ||x' - x||`` for every ``x'`` in the ball, for the given ``q``
+        (``c_B``).
+    jac_lipschitz:
+        ``>= ||B(x') - B(x)|| / ||x' - x||`` for every ``x'`` in the ball (``L_B``; enters only the
+        second-order term, so a coarse value is fine).
 
-    The last two exploit that ``q~`` is known (sup-norms of ``K q~`` instead of ``||q~||`` times
-    worst-case constants), which tightens the bound by orders of magnitude.
+    The data term and the ridge of the lower level have a constant Hessian and no ``theta``, so these
+    constants of ``R_theta`` are those of ``h``.
     """
 
-    jac_norm: torch.Tensor
-    jac_lipschitz: torch.Tensor
-    hess_lipschitz: torch.Tensor
-    hess_q: torch.Tensor
+    jac_energy: torch.Tensor
+    hess_q_energy: torch.Tensor
     jac_q: torch.Tensor
+    jac_lipschitz: torch.Tensor
 
 
 class BoundRegularizer(Protocol):
@@ -68,8 +98,9 @@ class BoundRegularizer(Protocol):
         """Certified ``rho >= 0`` with ``grad_x^2 R_theta(x) >= -rho I`` for every ``x`` (``0`` when convex);
         :meth:`bilevel.problem.LowerLevelProblem.modulus` subtracts it from the data term's modulus."""
 
-    def constants(self, x: torch.Tensor, curv: Any, q: torch.Tensor) -> RegularizerConstants:
-        """Certified constants at ``x`` for the adjoint ``q`` (see :class:`RegularizerConstants`)."""
+    def constants(self, x: torch.Tensor, curv: Any, q: torch.Tensor, radius: torch.Tensor, modulus: float) -> RegularizerConstants:
+        """Certified constants at ``x`` for the adjoint ``q`` on the balls of radius ``radius`` ``(B,)``,
+        for a lower level of strong convexity ``modulus`` (see :class:`RegularizerConstants`)."""
 
 
 class Regularizer(Protocol):

@@ -298,6 +298,20 @@ class RidgeParams(NamedTuple):
     kernels: torch.Tensor  # (J, C, k, k)
 
 
+class RidgeConstants(NamedTuple):
+    """Euclidean constants of the ridge family at ``x`` for the adjoint ``q``, valid for every ``x'``
+    (shape ``(B,)`` each): ``jac_norm >= ||B(x)||``, ``jac_lipschitz >= ||B(x') - B(x)|| / ||x' - x||``,
+    ``hess_lipschitz >= ||H(x') - H(x)|| / ||x' - x||``, ``hess_q >= ||(H(x') - H(x)) q|| / ||x' - x||``,
+    ``jac_q >= ||(B(x') - B(x))^T q|| / ||x' - x||``. :meth:`BoundRidge.constants` turns them into the
+    :class:`~bilevel.regularizer.RegularizerConstants` of the error bound."""
+
+    jac_norm: torch.Tensor
+    jac_lipschitz: torch.Tensor
+    hess_lipschitz: torch.Tensor
+    hess_q: torch.Tensor
+    jac_q: torch.Tensor
+
+
 class RidgeCurvature(NamedTuple):
     """What Hessian-vector and mixed products at ``x`` reuse: ``u = K x`` and ``h = psi''(u) + rho m``."""
 
@@ -752,8 +766,16 @@ class BoundRidge:
         z2 = pad(z, self.pad, self.mode).pow(2).sum(dim=1, keepdim=True)
         return F.conv2d(z2, torch.ones(1, 1, k, k, dtype=z.dtype, device=z.device))
 
-    def constants(self, x: torch.Tensor, curv: RidgeCurvature, q: torch.Tensor) -> RegularizerConstants:
-        r"""Certified constants at ``x~ = x`` for the adjoint ``q~ = q`` (today's :class:`RegularizerConstants`).
+    def constants(self, x: torch.Tensor, curv: RidgeCurvature, q: torch.Tensor, radius=None,
+                  modulus: float = 1.0) -> RegularizerConstants:
+        r"""Certified constants at ``x`` for the adjoint ``q`` (:class:`RegularizerConstants`).
+
+        Every bound below holds for all ``x'`` (not only on the ball of ``radius``, which is therefore
+        not needed), and the energy forms use only ``H' >= mu_h I`` with ``mu_h = modulus`` the
+        certified modulus of the lower level (already lowered by this family's negative curvature):
+        ``jac_energy = ||B(x)|| / sqrt(mu_h)`` and ``hess_q_energy = sup ||(H(x') - H(x)) q|| /
+        (||x' - x|| sqrt(mu_h))``. Pairing with the regularizer's own curvature, as the Field of
+        Experts does, is not available for a weakly convex potential (its curvature may be negative).
 
         Notation: ``kn_j^2 >= ||K_j||^2``, ``H_j`` and ``L3_j`` the sups of :meth:`curvature_sup` and
         :meth:`third_sup`, ``M_P``, ``m_w`` the padding counts of
@@ -778,9 +800,17 @@ class BoundRidge:
         With ``kernel_scale != 1`` every kernel block (a derivative in the filters) is multiplied by
         ``kernel_scale``, the derivative of the filters in their block of ``theta``.
         """
+        if not modulus > 0:
+            raise ValueError(f"the strong convexity modulus must be positive, got {modulus}")
+        g = self._sliced(lambda xs, us, ws, qs: self._constants(xs, RidgeCurvature(us, ws), qs), x, curv.u, curv.weight, q)
+        smu = math.sqrt(modulus)
+        return RegularizerConstants(g.jac_norm / smu, g.hess_q / smu, g.jac_q, g.jac_lipschitz)
+
+    def global_constants(self, x: torch.Tensor, curv: RidgeCurvature, q: torch.Tensor) -> "RidgeConstants":
+        """The Euclidean constants of :meth:`constants` (valid for every ``x'``), before the energy pairing."""
         return self._sliced(lambda xs, us, ws, qs: self._constants(xs, RidgeCurvature(us, ws), qs), x, curv.u, curv.weight, q)
 
-    def _constants(self, x: torch.Tensor, curv: RidgeCurvature, q: torch.Tensor) -> RegularizerConstants:
+    def _constants(self, x: torch.Tensor, curv: RidgeCurvature, q: torch.Tensor) -> "RidgeConstants":
         fam = self.family
         B, C, H, W = x.shape
         mult = padding_multiplicities(H, W, fam.kernel_size, fam.padding)
@@ -840,4 +870,4 @@ class BoundRidge:
             qk = hs * kn * s_q.sqrt()[:, None] + l3 * kn * r_inf * s_x.sqrt()[:, None] + hs * sqrt_mp * r_2
             jac_q = ((qw**2).sum(1) + (qs**2).sum(1) + ((1 - tau) * QE) ** 2 + (qe.norm(dim=1) + pg * QE) ** 2
                      + ks**2 * (qk.pow(2).sum(dim=1).sqrt() + QE * dk) ** 2).sqrt()
-        return RegularizerConstants(jac_norm, jac_lip, hess_lip, hess_q, jac_q)
+        return RidgeConstants(jac_norm, jac_lip, hess_lip, hess_q, jac_q)

@@ -62,7 +62,14 @@ def test_cost_tiny_reports_first_evaluation_at_target(tmp_path):
              "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
-    assert set(d["methods"]) == {"ISGD constant", "ISGD decreasing", "MAID"}
+    assert set(d["methods"]) == {"ISGD constant", "ISGD decreasing", "MAID certified", "MAID estimated"}
+    for label in ("MAID certified", "MAID estimated"):
+        parts = d["methods"][label]["maid"]
+        assert parts["accepted"] + parts["rejected"] == d["methods"][label]["iterations"]
+        assert parts["gradient_computations"] == sum(parts[k] for k in ("lower_iterations", "cg_iterations",
+                                                                          "certification_iterations"))
+        assert parts["gradient_computations"] + parts["trial_computations"] == parts["computations"]
+        assert parts["rejected_trial_computations"] <= parts["trial_computations"]
     rows = (tmp_path / "cost.csv").read_text().splitlines()[1:]
     for label, res in d["methods"].items():
         evals = [(int(c), float(p)) for m, c, p, _ in (row.split(",") for row in rows) if m == label]
@@ -142,3 +149,21 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     (tmp_path / "quality_ridge_filters.png").unlink()
     assert _run("bench_quality.py", "--draw-only", "--out", str(out)).returncode == 0
     assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0
+
+
+def test_bound_tiny(tmp_path):
+    out = tmp_path / "bound.json"
+    r = _run("bench_bound.py", "--tasks", "denoising", "--count", "2", "1", "--crop", "12", "12", "--eps", "1e-1", "1e-3",
+             "--theta", "initial=init", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert {(s["theta"], s["eps"]) for s in d["summary"]} == {("initial", 0.1), ("initial", 0.001)}
+    assert len(d["rows"]) == 4
+    for row in d["rows"]:
+        assert row["bound_refined"] + row["reference_error_bound"] >= row["true_error"] > 0
+        assert row["bound_direct"] + row["reference_error_bound"] >= row["true_error"]
+        assert set(row["direct_terms"]) == set(row["true_terms"])
+        assert row["decomposition_residual"] < 1e-6  # the true pieces add up to the true error vector
+    assert d["goals"]["bound_never_below_true_error"]["met"]
+    assert (tmp_path / "bound.png").stat().st_size > 0
+    assert not (tmp_path / "bound.partial.json").exists()  # removed once the result is written

@@ -110,7 +110,8 @@ def test_micro_batches_equal_whole_batch(slice_):
     q = torch.randn_like(x)
     assert torch.allclose(sliced.mixed_vjp(x, q, cs), whole.mixed_vjp(x, q, cw), **tol)
     assert torch.allclose(sliced.mixed_vjp(x, q, cs, per_image=True), whole.mixed_vjp(x, q, cw, per_image=True), **tol)
-    for a, b in zip(sliced.constants(x, cs, q), whole.constants(x, cw, q)):
+    radius = torch.tensor([1e-3, 1e-2, 0.1, 1e-4, 0.5], dtype=torch.float64)
+    for a, b in zip(sliced.constants(x, cs, q, radius, 0.3), whole.constants(x, cw, q, radius, 0.3)):
         assert a.shape == (5,) and torch.allclose(a, b, **tol)
 
 
@@ -198,3 +199,105 @@ def test_psi_third_derivative_constant():
     psi3 = -3 * nu**2 * u / (u**2 + nu**2) ** 2.5
     assert np.abs(psi3).max() <= PSI3_SUP / nu**2 + 1e-12
     assert np.abs(psi3).max() == pytest.approx(PSI3_SUP / nu**2, rel=1e-6)
+
+
+def _dense_mixed(R, x):
+    """``B(x)^T`` of one image as a dense ``(d, n)`` matrix (columns ``B^T e_k``)."""
+    n = x[0].numel()
+    eye = torch.eye(n, dtype=x.dtype).view(n, *x.shape[1:])
+    xs = x.expand(n, *x.shape[1:]).contiguous()
+    return R.mixed_vjp(xs, eye, R.curvature(xs), per_image=True).T
+
+
+def _ball_points(x, radius, gen, count=6):
+    """Points of the ball ``||x' - x|| <= radius``: random directions and single-pixel spikes."""
+    pts = []
+    for k in range(count):
+        d = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+        if k % 2:
+            d = torch.zeros_like(x)
+            d.view(-1)[int(torch.randint(x.numel(), (1,), generator=gen))] = 1.0
+        pts.append(x + radius * float(torch.rand(1, generator=gen)) * d / d.norm())
+    return pts
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("per_expert", [False, True])
+@pytest.mark.parametrize("radius,mu", [(1e-3, 1.0), (0.05, 0.01), (1.0, 0.1)])
+def test_local_constants_are_certified(mode, per_expert, radius, mu):
+    """Each constant of ``constants(x, curv, q, radius, mu)`` against its definition, densely, with the
+    smallest Hessians the bound allows (``H' = mu I + grad^2 R(x')``) on a small float64 case."""
+    fam = FieldOfExperts(num_experts=3, kernel_size=3, channels=2, padding=mode, per_expert_smoothing=per_expert)
+    gen = torch.Generator().manual_seed(int(radius * 1000) + len(mode))
+    theta = fam.init_theta(scale=0.3, nu=0.05, perturbation=0.6, seed=3) + 0.2 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
+    R = fam.at(theta)
+    x = 0.3 * torch.rand(1, 2, 5, 6, generator=gen, dtype=torch.float64)
+    q = torch.randn(1, 2, 5, 6, generator=gen, dtype=torch.float64)
+    curv = R.curvature(x)
+    c = R.constants(x, curv, q, torch.tensor([radius], dtype=torch.float64), mu)
+    Bx = _dense_mixed(R, x)
+    n = x.numel()
+    for xp in [x] + _ball_points(x, radius, gen):
+        dist = float((xp - x).norm())
+        Hp = mu * torch.eye(n, dtype=torch.float64) + _dense_hessian(R, xp)
+        evals, evecs = torch.linalg.eigh(Hp)
+        inv_sqrt = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+        assert float(torch.linalg.matrix_norm(Bx @ inv_sqrt, 2)) <= float(c.jac_energy[0]) * (1 + 1e-10)
+        if dist == 0:
+            continue
+        cp = R.curvature(xp)
+        dh = (R.hvp(cp, q) - R.hvp(curv, q)).reshape(-1)
+        assert float((inv_sqrt @ dh).norm()) <= float(c.hess_q_energy[0]) * dist * (1 + 1e-9) + 1e-13
+        dj = R.mixed_vjp(xp, q, cp, per_image=True) - R.mixed_vjp(x, q, curv, per_image=True)
+        assert float(dj.norm()) <= float(c.jac_q[0]) * dist * (1 + 1e-9) + 1e-13
+        dB = _dense_mixed(R, xp) - Bx
+        assert float(torch.linalg.matrix_norm(dB, 2)) <= float(c.jac_lipschitz[0]) * dist * (1 + 1e-9) + 1e-13
+
+
+def test_local_constants_shrink_with_the_radius():
+    fam, theta, x = _setup(shape=(1, 3, 12, 12))
+    R = fam.at(theta)
+    q = torch.randn_like(x)
+    curv = R.curvature(x)
+    small = R.constants(x, curv, q, torch.tensor([1e-6], dtype=torch.float64), 1.0)
+    large = R.constants(x, curv, q, torch.tensor([10.0], dtype=torch.float64), 1.0)
+    assert float(small.jac_energy) <= float(large.jac_energy)
+    assert float(small.hess_q_energy) < float(large.hess_q_energy) and float(small.jac_q) <= float(large.jac_q)
+    assert float(small.jac_lipschitz) <= float(large.jac_lipschitz)
+
+
+def test_local_derivative_bounds_are_suprema():
+    fam = FieldOfExperts(num_experts=2, kernel_size=3, channels=1)
+    R = fam.at(fam.init_theta(nu=0.07))
+    nu = float(R.nu[0])
+    u = torch.linspace(-0.4, 0.4, 81, dtype=torch.float64).view(1, 1, 81, 1).expand(1, 2, 81, 1).contiguous()
+    for t in (0.0, 0.01, 0.05, 0.3):
+        m2, m3, mnu = R.local_derivative_bounds(u, torch.tensor(t, dtype=torch.float64))
+        v = u[..., None] + torch.linspace(-t, t, 401, dtype=torch.float64)
+        d2 = nu**2 / (v * v + nu**2) ** 1.5
+        d3 = (3 * nu**2 * v / (v * v + nu**2) ** 2.5).abs()
+        dn = (nu**2 * (nu**2 - 2 * v * v) / (v * v + nu**2) ** 2.5).abs()
+        assert bool((d2.amax(-1) <= m2 * (1 + 1e-12)).all())
+        assert bool((d3.amax(-1) <= m3 * (1 + 1e-12)).all())
+        assert bool((dn.amax(-1) <= mnu * (1 + 1e-12)).all())
+        # the suprema of the second and third derivatives are attained (up to the grid)
+        assert torch.allclose(d2.amax(-1), m2, rtol=1e-3)
+        assert torch.allclose(d3.amax(-1), m3, rtol=2e-2)
+    assert float(m3.max()) == pytest.approx(PSI3_SUP / nu**2)
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_stacked_and_weighted_norms_are_certified(mode):
+    fam = FieldOfExperts(num_experts=3, kernel_size=3, channels=2, padding=mode)
+    gen = torch.Generator().manual_seed(9)
+    theta = fam.init_theta(perturbation=0.8, seed=1) + 0.2 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
+    R = fam.at(theta)
+    H, W = 5, 6
+    n = 2 * H * W
+    eye = torch.eye(n, dtype=torch.float64).view(n, 2, H, W)
+    K = R.forward(eye).reshape(n, 3, H * W)  # K[k, j, p] = (K_j e_k)_p
+    stacked = torch.einsum("kjp,ljp->kl", K, K)
+    assert float(torch.linalg.eigvalsh(stacked).max()) <= R.stacked_norm_sq_bound(H, W) * (1 + 1e-10)
+    a = torch.rand(1, 3, H, W, generator=gen, dtype=torch.float64)
+    weighted = torch.einsum("kjp,jp,ljp->kl", K, a[0].reshape(3, -1), K)
+    assert float(torch.linalg.eigvalsh(weighted).max()) <= float(R.weighted_gram_bound(a)[0]) * (1 + 1e-10)

@@ -12,6 +12,7 @@ from bilevel.hypergradient import SquaredError, hypergradient
 from bilevel.operators import GaussianBlur, Identity
 from bilevel.problem import LowerLevelProblem
 from bilevel.quadratic import QuadraticDifferences, _diff, _diff_adjoint
+from bilevel.reference import tight_reference
 from bilevel.solvers import solve_lower
 
 TIGHT = 1e-11
@@ -75,33 +76,67 @@ def test_hypergradient_matches_quadratic_closed_form(op, mu):
     exact = _closed_form(op, mu, torch.exp(theta), y, x_star)
     assert torch.allclose(res.per_image, exact, rtol=1e-8, atol=1e-10)
     assert torch.allclose(res.grad, exact.mean(dim=0), rtol=1e-8, atol=1e-10)
-    # the bound is valid here as well, at a loose accuracy
-    loose = hypergradient(problem, theta, y, x_star, 1e-2, 1e-2, per_image=True)
-    err = (loose.per_image - exact).norm(dim=1)
-    assert bool((err <= loose.error_bound).all())
+    # the bound is valid here as well, at a loose accuracy, and the estimate is close to the error
+    for mode in ("refined", "direct"):
+        loose = hypergradient(problem, theta, y, x_star, 1e-2, 1e-2, per_image=True, certify=mode)
+        err = (loose.per_image - exact).norm(dim=1)
+        assert bool((err <= loose.error_bound).all())
+    assert torch.allclose(loose.error_estimate if mode == "refined" else err, err)
+    refined = hypergradient(problem, theta, y, x_star, 1e-2, 1e-2, per_image=True)
+    err = (refined.per_image - exact).norm(dim=1)
+    assert torch.allclose(refined.error_estimate, err, rtol=5e-2)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
-    log_eps=st.floats(-4.0, -1.0),
-    log_delta=st.floats(-4.0, -1.0),
+    log_eps=st.floats(-5.0, -1.0),
+    log_delta=st.floats(-5.0, -1.0),
     scale=st.sampled_from([0.02, 0.1, 0.5]),
     nu=st.sampled_from([0.01, 0.05, 0.3]),
     blur=st.booleans(),
+    mode=st.sampled_from(["refined", "direct"]),
 )
-def test_error_bound_never_below_true_error(seed, log_eps, log_delta, scale, nu, blur):
-    op, mu = (GaussianBlur(3, 1.0), 0.2) if blur else (Identity(), 0.0)
+def test_error_bound_never_below_true_error(seed, log_eps, log_delta, scale, nu, blur, mode):
+    """Certified bound >= true error against a float64 reference, both tasks (denoising and a blur
+    with a small ridge), both certification modes, generated thetas, images and accuracies."""
+    op, mu = (GaussianBlur(3, 1.0), 0.05) if blur else (Identity(), 0.0)
     problem, theta, y, x_star = _foe_instance(seed=seed, op=op, mu=mu, shape=(2, 3, 7, 6), scale=scale, nu=nu)
-    exact = hypergradient(problem, theta, y, x_star, TIGHT, TIGHT, per_image=True)
-    approx = hypergradient(problem, theta, y, x_star, 10**log_eps, 10**log_delta, per_image=True)
+    exact = tight_reference(problem, theta, y, x_star)
+    approx = hypergradient(problem, theta, y, x_star, 10**log_eps, 10**log_delta, per_image=True, certify=mode)
     err = (approx.per_image - exact.per_image).norm(dim=1)
     # the reference itself is only certified to within its own (tiny) bound
     assert bool((err <= approx.error_bound + exact.error_bound).all()), (err, approx.error_bound)
+    mean_err = float((approx.grad - exact.grad).norm())
+    assert mean_err <= approx.grad_error_bound + float(exact.error_bound.mean())
     assert bool((approx.distance_bound <= 10**log_eps * (1 + 1e-12)).all())
     dist = (approx.x - exact.x).flatten(1).norm(dim=1)
-    assert bool((dist <= approx.distance_bound + exact.distance_bound).all())
+    assert bool((dist <= approx.distance_bound + exact.grad_norm / problem.modulus(7, 6)).all())
     assert bool((approx.cg.residual_norm <= 10**log_delta).all())
+    terms = sum(v for k, v in approx.error_terms.items())
+    assert torch.allclose(terms, approx.error_bound, rtol=1e-12)
+
+
+@pytest.mark.parametrize("blur", [False, True])
+@pytest.mark.parametrize("learned", [False, True])
+def test_error_estimate_tracks_the_true_error(blur, learned):
+    """The estimate ``||z - z-||`` is within a factor 3 (in fact a few per cent) of the true error for
+    eps = delta from 1e-1 to 1e-5, on both tasks, at an initial and at a sharper ("learned") theta."""
+    op, mu = (GaussianBlur(3, 1.0), 0.1) if blur else (Identity(), 0.0)
+    scale, nu = (0.2, 0.03) if learned else (0.02, 0.05)
+    problem, theta, y, x_star = _foe_instance(seed=21 + blur, op=op, mu=mu, shape=(2, 3, 9, 8), scale=scale, nu=nu)
+    exact = tight_reference(problem, theta, y, x_star)
+    ratios = []
+    for eps in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5):
+        approx = hypergradient(problem, theta, y, x_star, eps, eps, per_image=True)
+        err = (approx.per_image - exact.per_image).norm(dim=1)
+        ratios += (approx.error_estimate / err).tolist()
+        mean_err = float((approx.grad - exact.grad).norm())
+        ratios.append(approx.grad_error_estimate / mean_err)
+        assert bool((approx.error_bound >= approx.error_estimate).all())
+    ratios = np.array(ratios)
+    assert np.all((ratios > 1 / 3) & (ratios < 3)), ratios
+    assert np.median(np.abs(np.log(ratios))) < 0.1
 
 
 def test_batch_equals_one_by_one():
@@ -121,7 +156,12 @@ def test_weights_and_warm_start():
     w = torch.tensor([0.5, 0.0, 2.0], dtype=torch.float64)
     res = hypergradient(problem, theta, y, x_star, 1e-7, 1e-7, weights=w, per_image=True)
     assert torch.allclose(res.grad, w @ res.per_image, rtol=1e-9, atol=1e-12)
-    assert res.grad_error_bound == pytest.approx(float(w @ res.error_bound))
+    # the batch bound adds the error vectors before taking norms: at most the weighted sum of bounds
+    assert res.grad_error_bound == pytest.approx(float(res.error_vector.norm()) + res.grad_error_remainder)
+    assert res.grad_error_bound <= float(w @ res.error_bound) * (1 + 1e-12)
+    assert res.grad_error_estimate == pytest.approx(float(res.error_vector.norm()))
+    direct = hypergradient(problem, theta, y, x_star, 1e-7, 1e-7, weights=w, certify="direct")
+    assert direct.grad_error_bound == pytest.approx(float(w @ direct.error_bound))
     warm = hypergradient(problem, theta, y, x_star, 1e-7, 1e-7, x0=res.x, q0=res.q, weights=w)
     assert warm.computations < res.computations
     assert torch.allclose(warm.grad, res.grad, rtol=1e-5, atol=1e-8)
@@ -135,14 +175,34 @@ def test_same_seed_same_bits():
 
 def test_cost_accounting():
     problem, theta, y, x_star = _foe_instance(shape=(2, 3, 8, 8), seed=3)
-    res = hypergradient(problem, theta, y, x_star, 1e-5, 1e-5)
+    res = hypergradient(problem, theta, y, x_star, 1e-5, 1e-5, certify=False)
     c = res.cost
     assert c.lower_iterations == int(res.lower.iterations.sum()) > 0
     assert c.cg_iterations == int(res.cg.iterations.sum()) > 0
+    assert c.certification_iterations == 0
     assert c.computations == c.lower_iterations + c.cg_iterations
     assert c.gradient_evals == c.lower_iterations + 2  # one stopping check per image
     assert c.hvps >= c.cg_iterations + 2  # plus the true-residual confirmation
     assert c.jacobian_products == 2 and c.wall_time > 0
+    assert res.certify == "none" and np.isnan(res.grad_error_bound) and np.isnan(res.grad_error_estimate)
+    direct = hypergradient(problem, theta, y, x_star, 1e-5, 1e-5, certify="direct")
+    assert direct.cost.computations == c.computations and direct.cost.certification_iterations == 0
+    assert np.isnan(direct.grad_error_estimate) and np.isfinite(direct.grad_error_bound)
+    refined = hypergradient(problem, theta, y, x_star, 1e-5, 1e-5)
+    rc, ref = refined.cost, refined.refinement
+    assert rc.certification_iterations == int(ref.certification_iterations.sum()) > 0
+    assert int(ref.certification_iterations.sum()) >= int(ref.newton.cg_iterations.sum() + ref.adjoint.iterations.sum())
+    single = hypergradient(problem, theta, y, x_star, 1e-5, 1e-5, refine_rounds=1)
+    one = single.refinement
+    assert single.cost.certification_iterations == int(one.newton.cg_iterations.sum() + one.adjoint.iterations.sum())
+    assert bool((one.rounds == 1).all()) and bool((ref.rounds >= 1).all())
+    # tightening rounds only lower the bound (never the estimate's meaning)
+    assert bool((refined.error_bound <= single.error_bound * (1 + 1e-9)).all())
+    assert rc.computations == c.computations + rc.certification_iterations
+    assert rc.jacobian_products == 2 + int(ref.rounds.sum())
+    # the refined point is tau times more accurate than x~ (tau = refine_tol = 1e-2)
+    assert bool((ref.distance_bound <= 1e-2 * refined.distance_bound.double() * (1 + 1e-9)).all())
+    assert bool((ref.residual_norm <= 1e-2 * refined.cg.residual_norm.double() * (1 + 1e-9)).all())
 
 
 def test_float32_runs_and_agrees_with_float64():

@@ -201,7 +201,10 @@ def test_constants_bound_the_true_variations(atom, kernel_scale):
     R = fam.at(theta)
     q = torch.randn_like(x)
     curv = R.curvature(x)
-    consts = R.constants(x, curv, q)
+    consts = R.global_constants(x, curv, q)
+    paired = R.constants(x, curv, q, torch.full((2,), 0.1, dtype=x.dtype), 0.25)  # the error bound's form
+    assert torch.allclose(paired.jac_energy, consts.jac_norm / 0.5) and torch.allclose(paired.hess_q_energy, consts.hess_q / 0.5)
+    assert torch.equal(paired.jac_q, consts.jac_q) and torch.equal(paired.jac_lipschitz, consts.jac_lipschitz)
     n = x[0].numel()
     d = fam.dim
     # ||B(x_i)||: the exact operator norm, from the dense matrix of q -> B_i^T q

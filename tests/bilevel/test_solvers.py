@@ -35,6 +35,23 @@ def test_stopping_rule_certifies_distance(momentum, check_every):
     assert torch.equal(res.gradient_evals, res.iterations + 1)
 
 
+@pytest.mark.parametrize("blur", [False, True])
+@pytest.mark.parametrize("momentum", ["strongly_convex", "fista"])
+def test_adaptive_step_certifies_the_same_distance(blur, momentum):
+    """The adaptive step (secant curvature estimate, never above L_h) stops by the same certified test:
+    every image ends within eps of the exact solution, also after other images left the batch."""
+    op, mu = (GaussianBlur(5, 1.5), 0.05) if blur else (Identity(), 0.0)
+    lower = _bound(seed=5, op=op, mu=mu, scale=0.5, nu=0.02)
+    eps = torch.tensor([1e-2, 1e-4, 1e-7], dtype=torch.float64)
+    res = solve_lower(lower, eps, momentum=momentum, step_rule="adaptive")
+    assert bool(res.converged.all())
+    g = lower.gradient(res.x).flatten(1).norm(dim=1)
+    assert bool((g <= lower.modulus * eps).all())
+    exact = solve_lower(lower, 1e-12).x
+    assert bool(((res.x - exact).flatten(1).norm(dim=1) <= eps).all())
+    assert res.iterations[0] < res.iterations[2]  # images stop (and leave the batch) at their own eps
+
+
 def test_check_every_does_not_change_iterations():
     lower = _bound(seed=3)
     a = solve_lower(lower, 1e-6, check_every=1)
@@ -92,6 +109,8 @@ def test_bad_solver_options():
     lower = _bound()
     with pytest.raises(ValueError, match="momentum"):
         solve_lower(lower, 1e-3, momentum="heavy")
+    with pytest.raises(ValueError, match="step rule"):
+        solve_lower(lower, 1e-3, step_rule="guess")
     with pytest.raises(ValueError, match="max_iter"):
         solve_lower(lower, 1e-3, max_iter=-1)
     with pytest.raises(ValueError, match="eps"):

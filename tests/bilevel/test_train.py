@@ -157,3 +157,40 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert isgd_main(["-q", "train", "--config", str(tmp_path / "missing.json")]) == 2
     with pytest.raises(SystemExit):
         isgd_main(["train", "--method", "adam"])
+
+
+@pytest.mark.parametrize("oracle", ["certified", "estimated"])
+def test_maid_reports_its_steps_and_where_computations_go(tmp_path, oracle):
+    """Both oracles train; the breakdown adds up to the run's computations and the demo table shows it."""
+    from bilevel.main_job import format_maid_breakdown, format_table, maid_breakdown
+
+    cfg = TrainConfig(method="maid", maid_error=oracle, **{**SMALL, "budget": 400, "crop": 16, "train_count": 4})
+    res = train(cfg, tmp_path / oracle)
+    parts = maid_breakdown(res.records)
+    assert parts["accepted"] + parts["rejected"] == len(res.records) >= 1
+    assert parts["computations"] == res.summary["computations"]
+    assert parts["gradient_computations"] == sum(parts[k] for k in ("lower_iterations", "cg_iterations",
+                                                                      "certification_iterations"))
+    assert parts["gradient_computations"] + parts["trial_computations"] == parts["computations"]
+    assert parts["rejected_computations"] <= parts["gradient_computations"]
+    assert parts["rejected_trial_computations"] <= parts["trial_computations"]
+    assert parts["certification_iterations"] > 0
+    # records read back from metrics.csv give the same breakdown
+    again = train(cfg, tmp_path / oracle, resume=True)
+    assert maid_breakdown(again.records) == parts
+    table = format_table([{"method": f"MAID {oracle}", "iterations": len(res.records), "computations": 1,
+                           "train_psnr": 20.0, "train_psnr_start": 19.0, "test_psnr": None, "algorithm_seconds": 1.0,
+                           "stop": "budget", "maid": parts}])
+    assert f"MAID {oracle}" in table and "accepted" in format_maid_breakdown({"x": parts})
+    assert maid_breakdown([{"computations": 3}]) == {}  # ISGD records have no MAID fields
+
+
+def test_demo_rows_say_when_they_are_not_certified():
+    from bilevel.demo import DemoRow, format_rows
+
+    row = dict(task="deblurring", image=0, lower_iterations=100, cg_iterations=5, distance_bound=0.5, residual=1e-3,
+               error_bound=12.5, error_estimate=0.1, grad_norm=30.0, psnr_measured=20.0, psnr_solution=22.0, seconds=1.0)
+    text = format_rows([DemoRow(**row, certified=False), DemoRow(**row, certified=True)])
+    lines = text.splitlines()[2:]
+    assert lines[0].endswith("not certified") and "1.25e+01" not in lines[0]
+    assert lines[1].endswith("  certified") and "1.25e+01" in lines[1]

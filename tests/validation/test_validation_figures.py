@@ -164,6 +164,7 @@ def test_experiment_sets() -> None:
         fig2 = [e for e in exps if "fig2" in e.figures]
         assert {e.spec["method"] for e in fig2} == {"isgd", "maid"}
         assert len(fig2) == (4 + len(scale.maid_errors)) * scale.seeds
+        assert {e.config.maid_error for e in fig2 if e.spec["method"] == "maid"} == set(scale.maid_errors)
         deb = [e for e in exps if "fig4" in e.figures]
         isgd = next(e for e in deb if e.spec["method"] == "isgd")
         assert isgd.config.step == "inverse_sqrt" and isgd.config.alpha0 == 1e-3

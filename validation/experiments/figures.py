@@ -61,6 +61,7 @@ import torch
 
 from bilevel.data import embedded_crops, psnr
 from bilevel.io import write_bytes_atomic, write_json_atomic, write_text_atomic
+from bilevel.main_job import format_maid_breakdown, maid_breakdown
 from bilevel.rundir import RunDirectory, git_commit
 from bilevel.runner import load_iterates
 from bilevel.solvers import solve_lower
@@ -1041,12 +1042,17 @@ def _experiments_section(root: Path) -> list[str]:
             f"{c['crop']} | {c['batch_size'] if c['method'] == 'isgd' else 'full'} | {c['budget']} | {c['dtype']} | "
             f"{s.get('iterations', '-')} | {s.get('computations', '-')} | {s.get('stop_reason', 'not run')} | "
             f"{_psnr_cell(r.final('train_psnr')) if r else '-'} | {_psnr_cell(r.final('test_psnr')) if r else '-'} |")
-    splits = plan.get("splits", {})
-    if "deblurring" in splits:
-        sp = splits["deblurring"]
-        lines += ["", f"Deblurring split of {sp['folder']} by file (seed {sp['seed']}): training "
-                      f"{', '.join(sp['train'])}; held out for testing {', '.join(sp['test'])}."]
-    return lines + [""]
+        oracles = (changes["maid_error"],) if "maid_error" in changes else scale.maid_errors
+        for oracle in oracles:
+            mcfg = TrainConfig(**{**deb, **changes, **deb_data, "train_count": m, "test_count": cfg.test_count,
+                                  "maid_error": oracle})
+            label = f"MAID ({oracle} error), m = {m}" + (f": {note}" if note else "")
+            name = f"deb-maid-{oracle}-m{m}"
+            if any(e.name == name for e in exps):  # capped data can merge two MAID runs
+                continue
+            exps.append(Experiment(name, label, ("fig4", "fig5"),
+                                   {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0, "train_count": m,
+                                    "seed": mcfg.seed, "maid_error": oracle}, mcfg))
 
 
 def runs_table(root: Path) -> list[dict]:
