@@ -521,15 +521,17 @@ def experiment_set(scale: Scale, *, data_dir: str | None = None, test_data_dir: 
     for note, changes in scale.deblur_maid:  # (what the training set is, configuration changes)
         m = int(changes["train_count"])
         m = m if have >= wanted else max(1, have * m // wanted)  # keep the ratio when the data are capped
-        mcfg = TrainConfig(**{**deb, **changes, **deb_data, "train_count": m, "test_count": cfg.test_count})
-        oracle = mcfg.maid_error
-        label = f"MAID ({oracle} error), m = {m}" + (f": {note}" if note else "")
-        name = f"deb-maid-{oracle}-m{m}"
-        if any(e.name == name for e in exps):  # capped data can merge two MAID runs
-            continue
-        exps.append(Experiment(name, label, ("fig4", "fig5"),
-                               {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0, "train_count": m,
-                                "seed": mcfg.seed, "maid_error": oracle}, mcfg))
+        oracles = (changes["maid_error"],) if "maid_error" in changes else scale.maid_errors
+        for oracle in oracles:
+            mcfg = TrainConfig(**{**deb, **changes, **deb_data, "train_count": m, "test_count": cfg.test_count,
+                                  "maid_error": oracle})
+            label = f"MAID ({oracle} error), m = {m}" + (f": {note}" if note else "")
+            name = f"deb-maid-{oracle}-m{m}"
+            if any(e.name == name for e in exps):  # capped data can merge two MAID runs
+                continue
+            exps.append(Experiment(name, label, ("fig4", "fig5"),
+                                   {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0, "train_count": m,
+                                    "seed": mcfg.seed, "maid_error": oracle}, mcfg))
     bnd = counts(scale.bound, "bound check")
     for s in range(n_seeds):
         bcfg = TrainConfig(**{**bnd, **data, "seed": s})
@@ -1042,17 +1044,17 @@ def _experiments_section(root: Path) -> list[str]:
             f"{c['crop']} | {c['batch_size'] if c['method'] == 'isgd' else 'full'} | {c['budget']} | {c['dtype']} | "
             f"{s.get('iterations', '-')} | {s.get('computations', '-')} | {s.get('stop_reason', 'not run')} | "
             f"{_psnr_cell(r.final('train_psnr')) if r else '-'} | {_psnr_cell(r.final('test_psnr')) if r else '-'} |")
-        oracles = (changes["maid_error"],) if "maid_error" in changes else scale.maid_errors
-        for oracle in oracles:
-            mcfg = TrainConfig(**{**deb, **changes, **deb_data, "train_count": m, "test_count": cfg.test_count,
-                                  "maid_error": oracle})
-            label = f"MAID ({oracle} error), m = {m}" + (f": {note}" if note else "")
-            name = f"deb-maid-{oracle}-m{m}"
-            if any(e.name == name for e in exps):  # capped data can merge two MAID runs
-                continue
-            exps.append(Experiment(name, label, ("fig4", "fig5"),
-                                   {"task": "deblurring", "method": "maid", "alpha0": mcfg.alpha0, "train_count": m,
-                                    "seed": mcfg.seed, "maid_error": oracle}, mcfg))
+    splits = plan.get("splits", {})
+    if "deblurring" in splits:
+        sp = splits["deblurring"]
+        lines += ["", f"Deblurring split of {sp['folder']} by file (seed {sp['seed']}): training "
+                      f"{', '.join(sp['train'])}; held out for testing {', '.join(sp['test'])}."]
+    lines.append("")
+    maids = {name: maid_breakdown(r.records) for name, r in stored.items() if r.spec.get("method") == "maid"}
+    maids = {k: v for k, v in maids.items() if v}
+    if maids:
+        lines += ["### MAID: steps and where its computations go", "", "```", format_maid_breakdown(maids), "```", ""]
+    return lines
 
 
 def runs_table(root: Path) -> list[dict]:
