@@ -35,7 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import ROOT, portable_path, save_result
+if __package__ in (None, ""):  # run as a script (python benchmarks/bench_bound.py) from a source checkout
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import RESULTS, portable_path, save_result
 
 from bilevel.data import TASKS, embedded_crops, make_measurements
 from bilevel.foe import FieldOfExperts
@@ -263,7 +267,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"], help="dtype of the hypergradients under test")
     ap.add_argument("--seed", type=int, default=0, help="noise seed of the measurements")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bound.json"))
+    ap.add_argument("--out", default=str(RESULTS / "bound.json"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
