@@ -3,13 +3,16 @@
 Every file is first written to a temporary file in the target folder, flushed to disk and then
 renamed over the target. Files are created with the permissions ``0o666`` minus the process umask
 (like ``open(path, "w")``), so shared results are readable by colleagues when the umask says so.
+Torch-free: the verification engine writes its files with it.
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import sys
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -78,15 +81,14 @@ def append_line(path: str | os.PathLike, line: str) -> None:
 
 
 def _jsonable(x: Any) -> Any:
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            return x.tolist()
-        if isinstance(x, torch.dtype):
-            return str(x)
-    except ImportError:  # pragma: no cover
-        pass
+    """JSON form of what ``json`` cannot write: arrays and tensors as lists, torch dtypes by name,
+    paths as strings, exact fractions as ``"p/q"``. Never imports torch (a tensor exists only if
+    torch is already loaded)."""
+    if isinstance(x, Fraction):
+        return f"{x.numerator}/{x.denominator}" if x.denominator != 1 else str(x.numerator)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.dtype):
+        return str(x)
     if hasattr(x, "tolist"):
         return x.tolist()
     if isinstance(x, Path):

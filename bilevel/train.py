@@ -650,8 +650,9 @@ _HELP = {
     "sampler_seed": "seed of the mini-batch sampler alone (default: --seed); vary it to average over sampling on one problem",
     "reshuffle": "tau_nice: cut a fresh permutation per epoch (default); --no-reshuffle draws independent batches, as Theorem 1 assumes",
     "max_iterations": "stop after this many upper-level iterations even if budget is left",
-    "certify": "log a certified error bound with every ISGD hypergradient (the direct bound: no extra solve, a few %% "
-               "of an iteration); MAID always certifies with its --maid-error oracle",
+    "certify": "log a certified error bound with every ISGD hypergradient (the direct bound: no extra solve, but its "
+               "local constants add about 15-20 %% to an iteration's wall time, not to its computations; "
+               "--no-certify for speed runs); MAID always certifies with its --maid-error oracle",
     "sampler": f"sampling of mini-batches: {', '.join(SAMPLERS)}",
     "batch_size": "mini-batch size tau (expected size for 'independent')",
     "step": f"step-size schedule: {', '.join(SCHEDULES)}",

@@ -169,3 +169,44 @@ def test_training_figure_tick_labels_do_not_overlap(low, high, budget):
             assert not any("times" in t for t in labels), labels
     finally:
         pyplot().close(fig)
+
+
+_LAZY_CHILD = r"""
+import sys
+import bilevel, bilevel.io, bilevel.rundir
+assert "torch" not in sys.modules, "importing bilevel, bilevel.io or bilevel.rundir loaded torch"
+from bilevel import FieldOfExperts            # a public name loads its module on first use
+assert "torch" in sys.modules and FieldOfExperts.__module__ == "bilevel.foe"
+assert bilevel.ridge.WeaklyConvexRidge is bilevel.WeaklyConvexRidge  # submodules as attributes
+try:
+    bilevel.no_such_name
+except AttributeError as exc:
+    assert "no_such_name" in str(exc)
+else:
+    raise AssertionError("an unknown name must raise AttributeError")
+assert {"FieldOfExperts", "hypergradient"} <= set(dir(bilevel))
+print("ok")
+"""
+
+
+def test_package_loads_its_torch_modules_on_first_use():
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-c", _LAZY_CHILD], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+def test_json_writer_knows_fractions_tensors_dtypes_and_paths(tmp_path):
+    from fractions import Fraction
+
+    import torch
+
+    from bilevel.io import write_json_atomic
+
+    p = write_json_atomic(tmp_path / "x.json", {"f": Fraction(3, 7), "g": Fraction(4, 1), "t": torch.arange(3),
+                                                "d": torch.float64, "a": np.array([1.5]), "p": Path("a/b")})
+    assert json.loads(p.read_text()) == {"f": "3/7", "g": "4", "t": [0, 1, 2], "d": "torch.float64", "a": [1.5],
+                                         "p": "a/b"}
+    with pytest.raises(TypeError, match="object"):
+        write_json_atomic(tmp_path / "y.json", {"o": object()})
+    assert not (tmp_path / "y.json").exists()
