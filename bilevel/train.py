@@ -272,21 +272,28 @@ def check_option(name: str, value: Any, hint: Any, where: str | None = None) -> 
     return value
 
 
+def config_differences(stored: dict, cfg: TrainConfig, ignore: tuple[str, ...] = DISPLAY_OPTIONS) -> dict[str, tuple]:
+    """``{option: (stored value, new value)}`` for every option of ``cfg`` that differs from a run's
+    stored config, apart from ``ignore``. Both sides are read as a :class:`TrainConfig` (so a stored
+    list equals a tuple, ``1`` equals ``1.0``); a key missing from ``stored`` (a run written before
+    the option existed) counts as its default value. The one test of "same run configuration" that
+    resuming (:func:`config_changes`) and reusing finished runs (``isgd figures``) share."""
+    old = TrainConfig.from_dict({**TrainConfig.defaults(), **{k: v for k, v in stored.items() if k not in DISPLAY_OPTIONS}})
+    out = {}
+    for f in fields(TrainConfig):
+        a, b = getattr(old, f.name), getattr(cfg, f.name)
+        if f.name not in ignore and f.name not in DISPLAY_OPTIONS and a != b:
+            out[f.name] = (a, b)
+    return out
+
+
 def config_changes(stored: dict, cfg: TrainConfig, where: str | Path = "the run directory") -> dict[str, tuple]:
     """``{option: (stored value, new value)}`` for the options of :data:`RESUME_CHANGEABLE` in which
     ``cfg`` differs from the stored config of a run; a difference in any other option (the display
-    options aside) is a ``ValueError`` naming each of them. A key missing from ``stored`` (a run
-    written before the option existed) counts as its default value."""
-    old = TrainConfig.from_dict({**TrainConfig.defaults(), **{k: v for k, v in stored.items() if k not in DISPLAY_OPTIONS}})
-    changes, refused = {}, []
-    for f in fields(TrainConfig):
-        a, b = getattr(old, f.name), getattr(cfg, f.name)
-        if f.name in DISPLAY_OPTIONS or a == b:
-            continue
-        if f.name in RESUME_CHANGEABLE:
-            changes[f.name] = (a, b)
-        else:
-            refused.append(f"{_flag(f.name)} (stored {a!r}, given {b!r})")
+    options aside) is a ``ValueError`` naming each of them (:func:`config_differences`)."""
+    diff = config_differences(stored, cfg)
+    changes = {k: v for k, v in diff.items() if k in RESUME_CHANGEABLE}
+    refused = [f"{_flag(k)} (stored {a!r}, given {b!r})" for k, (a, b) in diff.items() if k not in RESUME_CHANGEABLE]
     if refused:
         raise ValueError(f"{where} holds a run with a different config: {', '.join(refused)}. A resumed run keeps "
                          f"its config (only {' and '.join(_flag(k) for k in RESUME_CHANGEABLE)} may grow); drop "

@@ -63,6 +63,28 @@ def test_run_directory_refuses_other_config(tmp_path):
         train(TrainConfig(**{**SMALL, "alpha0": 1e-4}), tmp_path / "r", resume=True)
 
 
+def test_same_configuration_is_one_test_for_resume_and_reuse(tmp_path):
+    """config_differences reads both sides as a TrainConfig; figures' reuse of finished runs uses it too."""
+    from bilevel.train import config_differences
+    from validation.experiments.figures import Experiment, _check_stored
+
+    cfg = TrainConfig(**SMALL)
+    stored = json.loads(json.dumps(cfg.as_dict()))  # as read back from config.json (lists, not tuples)
+    assert config_differences(stored, cfg) == {}
+    del stored["eval_eps"]  # an option the stored run predates counts as its default
+    assert config_differences(stored, cfg) == {}
+    stored.update(alpha0=1e-4, device="cuda")
+    assert set(config_differences(stored, cfg)) == {"alpha0", "device"}
+    assert set(config_differences(stored, cfg, ignore=("device",))) == {"alpha0"}
+    run = tmp_path / "runs" / "x"
+    train(cfg, run)
+    exp = Experiment("x", "x", ("fig1",), {}, cfg)
+    assert _check_stored(exp, tmp_path)
+    other = Experiment("x", "x", ("fig1",), {}, TrainConfig(**{**SMALL, "alpha0": 1e-4, "device": "cpu"}))
+    with pytest.raises(ValueError, match=r"another configuration \(keys \['alpha0'\]\)"):
+        _check_stored(other, tmp_path)
+
+
 def test_resume_accepts_run_stored_before_an_option_existed(tmp_path):
     first = train(TrainConfig(**SMALL), tmp_path / "r")
     cfg_file = tmp_path / "r" / "config.json"

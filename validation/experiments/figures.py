@@ -65,7 +65,7 @@ from bilevel.main_job import format_maid_breakdown, maid_breakdown
 from bilevel.rundir import RunDirectory, git_commit
 from bilevel.runner import load_iterates
 from bilevel.solvers import solve_lower
-from bilevel.train import TrainConfig, load_data, resolve_device, train
+from bilevel.train import TrainConfig, config_differences, load_data, resolve_device, train
 
 from . import paper_results as pr
 from .foe_bound import FoEBoundResult, analyze_runs, write_bound_results
@@ -647,9 +647,7 @@ def _check_stored(exp: Experiment, root: Path) -> bool:
     if not (path / "summary.json").exists():
         return False
     stored = json.loads((path / "config.json").read_text())
-    defaults = TrainConfig.defaults()
-    want = exp.config.as_dict()
-    diff = sorted(k for k in want if k not in _RUNTIME_KEYS and stored.get(k, defaults.get(k)) != want[k])
+    diff = sorted(config_differences(stored, exp.config, ignore=_RUNTIME_KEYS))
     if diff:
         raise ValueError(f"{path} holds a finished run with another configuration (keys {diff}); use another --out "
                          "or delete that run")
