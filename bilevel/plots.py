@@ -88,11 +88,11 @@ def training_curves_figure(runs: dict[str, dict], title: str = ""):
             ax_p.plot(c, _col(ev, "train_psnr"), "-o", color=color, ms=3, label=f"{label} (train)")
             if any("test_psnr" in r for r in ev):
                 ax_p.plot(c, _col(ev, "test_psnr"), "--s", color=color, ms=3, label=f"{label} (test)")
-    ax_l.set_xlabel("computations (lower-level + CG iterations)")
+    ax_l.set_xlabel("computations (lower-level, CG and certification iterations)")
     ax_l.set_ylabel("loss per iteration")
     loss_axis(ax_l, np.concatenate(losses) if losses else np.zeros(0))
     ax_l.legend(fontsize=8)
-    ax_p.set_xlabel("computations (lower-level + CG iterations)")
+    ax_p.set_xlabel("computations (lower-level, CG and certification iterations)")
     ax_p.set_ylabel("average PSNR [dB]")
     ax_p.legend(fontsize=7)
     for ax in (ax_l, ax_p):

@@ -156,7 +156,7 @@ def plot_psnr_vs_computations(runs: list[StoredTrainingRun], names: list[str], p
     if not drawn:
         plt.close(fig)
         raise ValueError("none of the runs has evaluations yet (evaluations.csv); nothing to draw")
-    ax.set_xlabel("computations (lower-level + CG iterations)")
+    ax.set_xlabel("computations (lower-level, CG and certification iterations)")
     ax.set_ylabel("average PSNR [dB]")
     ax.grid(alpha=0.3)
     computations_axis(ax)

@@ -43,7 +43,7 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
             if r.diverged and keep.any():
                 ax.plot(c[keep][-1], v[keep][-1], "x", color=color, ms=9, mew=2)
         ax.set_yscale("log")
-        ax.set_xlabel("computations (lower-level + CG iterations)")
+        ax.set_xlabel("computations (lower-level, CG and certification iterations)")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)

@@ -66,7 +66,7 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
             ax_p.fill_between(grid, lo, hi, color=color, alpha=0.15, lw=0)
     for ax in (ax_l, ax_p):
         ax.axvline(milestone, color="0.4", ls=":", lw=1)
-        ax.set_xlabel("computations (lower-level + CG iterations)")
+        ax.set_xlabel("computations (lower-level, CG and certification iterations)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     ax_l.set_yscale("log")

@@ -31,7 +31,7 @@ def draw(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         c, v = r.series("test_psnr", "evaluations")
         style = "-s" if r.spec.get("method") == "isgd" else "--o"
         ax.plot(c, v, style, color=f"C{i}", ms=4, label=r.label + (" (diverged)" if r.diverged else ""))
-    ax.set_xlabel("computations (lower-level + CG iterations)")
+    ax.set_xlabel("computations (lower-level, CG and certification iterations)")
     ax.set_ylabel("average test PSNR [dB]")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

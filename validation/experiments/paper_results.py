@@ -118,7 +118,7 @@ class FigureInfo:
 
 FIGURES: dict[str, FigureInfo] = {
     "fig1": FigureInfo("fig1", "fig1_isgd_steps", "Fig. 1: ISGD step sizes",
-                       "Loss per mini-batch versus computations (lower-level + CG iterations) for ISGD with a constant "
+                       "Loss per mini-batch versus computations (lower-level, CG and certification iterations) for ISGD with a constant "
                        "step (left) and the decreasing step alpha0/sqrt(k+1) (right), for each alpha0 (first seed)."),
     "fig2": FigureInfo("fig2", "fig2_isgd_vs_maid", "Fig. 2: ISGD versus MAID",
                        "Left: loss per mini-batch of ISGD variants and upper-level loss of MAID versus computations; "
