@@ -175,7 +175,7 @@ _MAID_DEBLUR = dict(method="maid", alpha0=1e-3, dtype="float64")
 # oracle MAID keeps eps near its start (no gradient refused), where float32 follows the float64
 # trajectory (same iterations, same accepted steps, measured on 128x128 crops), so the paper scale
 # runs it in float32; its cost is the budget, whatever m, so one MAID run (the paper's 1/6) fits.
-_MAID_DEBLUR_PAPER = dict(method="maid", alpha0=1e-3, dtype="float32")
+_MAID_DEBLUR_PAPER = dict(_MAID_DEBLUR, dtype="float32")
 _BOTH = ("certified", "estimated")
 
 # The paper scale (sized from measured costs; `isgd figures --scale paper --estimate` prints the plan's
