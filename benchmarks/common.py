@@ -39,10 +39,12 @@ def shared_data(name: str) -> str:
 def portable_path(path: str) -> str:
     """A path as stored in committed results: relative to the repository when it lies on the same
     drive (e.g. ``../shared/data/CBSD68``), so results name no machine-specific location. Names
-    that are not paths (``embedded``, ``stl10:...``) are returned unchanged."""
+    that are not paths (``embedded``, ``stl10:...``) are returned unchanged. Symbolic links are not
+    followed: the path is stored as named (a linked data folder next to the repository stays
+    ``../shared/...``)."""
     if path == "embedded" or ":" in path.split("/")[0]:
         return path
-    p = Path(path).resolve()
+    p = Path(os.path.abspath(path))
     try:
         return os.path.relpath(p, ROOT)
     except ValueError:  # another drive

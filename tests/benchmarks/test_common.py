@@ -1,0 +1,31 @@
+"""Helpers shared by the benchmark scripts (paths stored in committed results)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import ROOT, portable_path
+
+
+def test_portable_path_is_relative_to_the_repository() -> None:
+    assert portable_path(str(ROOT.parent / "shared" / "data" / "CBSD68")) == os.path.join("..", "shared", "data", "CBSD68")
+    assert portable_path("embedded") == "embedded"
+    assert portable_path("stl10:/somewhere/stl10") == "stl10:/somewhere/stl10"
+
+
+def test_portable_path_keeps_a_linked_folder_as_named(tmp_path: Path) -> None:
+    """A data folder reached through a symbolic link is stored by the link's path, not its target's."""
+    target = tmp_path / "elsewhere" / "photos"
+    target.mkdir(parents=True)
+    link = ROOT / f".tmp-link-{os.getpid()}"
+    try:
+        link.symlink_to(target, target_is_directory=True)
+    except OSError as exc:  # pragma: no cover - file systems without symbolic links
+        pytest.skip(f"cannot create a symbolic link here: {exc}")
+    try:
+        assert portable_path(str(link)) == link.name
+        assert portable_path(str(link / "a.png")) == os.path.join(link.name, "a.png")
+    finally:
+        link.unlink()
