@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # run as a script (python benchmarks/bench_x.py) 
     sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, portable_path, save_result, shared_data
 
+from bilevel.data import TASKS
 from bilevel.train import TrainConfig, train
 
 log = logging.getLogger("bench_end_to_end")
@@ -29,8 +30,12 @@ log = logging.getLogger("bench_end_to_end")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=shared_data("CBSD68"))
-    ap.add_argument("--count", type=int, default=1024)
+    ap.add_argument("--count", type=int, default=1024, help="training crops (at most what the photographs give)")
+    ap.add_argument("--crop", type=int, default=None,
+                    help="side of the training crops (default: the denoising task's, the paper's 96x96)")
     ap.add_argument("--budget", type=int, default=300000)
+    ap.add_argument("--test-count", type=int, default=None,
+                    help="test crops evaluated at the start and the end (default: every crop of the test photographs)")
     ap.add_argument("--methods", nargs="+", default=["isgd", "maid"], choices=["isgd", "maid", "igd"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--chunk-size", type=int, default=256)
@@ -39,7 +44,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from bilevel.datasets import load_crops
 
-    available = load_crops(args.data, 96, None).shape[0]
+    if args.crop is not None and args.crop < 8:
+        ap.error(f"--crop must be at least 8 pixels, got {args.crop}")
+    available = load_crops(args.data, args.crop or TASKS["denoising"].crop, None).shape[0]
     count = min(args.count, available)
     results = {}
     runs = (Path(args.out).resolve().parent if args.out else RESULTS) / "runs"
@@ -47,7 +54,7 @@ def main(argv=None) -> int:
         changes = {"isgd": dict(step="inverse_sqrt", alpha0=1e-3, batch_size=32),
                    "maid": dict(alpha0=1e-3, eps0=1e-1), "igd": dict(alpha0=3e-4)}[method]
         cfg = TrainConfig(task="denoising", method=method, data=args.data, test_data=None, train_count=count,
-                          test_count=None, budget=args.budget, eval_every=args.budget, checkpoint_every=10**6,
+                          crop=args.crop, test_count=args.test_count, budget=args.budget, eval_every=args.budget, checkpoint_every=10**6,
                           chunk_size=args.chunk_size, device=args.device, **changes)
         res = train(cfg, runs / f"end-to-end-{method}", resume=True)
         results[method] = {k: res.summary[k] for k in ("iterations", "computations", "algorithm_wall_time",

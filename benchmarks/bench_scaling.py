@@ -70,7 +70,10 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--ms", nargs="+", type=int, default=[16, 32, 64, 128, 256],
                     help="numbers of images (at least --chunk, so every pass runs full chunks)")
-    ap.add_argument("--sides", nargs="+", type=int, default=[32, 48, 64, 96, 128])
+    ap.add_argument("--sides", nargs="+", type=int, default=[32, 48, 64, 96, 128],
+                    help="image sides of the time-versus-pixels sweep (batches of 8)")
+    ap.add_argument("--m-side", type=int, default=96,
+                    help="image side of the time- and memory-versus-m sweeps (default: the paper's 96)")
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--probe", nargs=3, type=int, metavar=("M", "SIDE", "CHUNK"), help=argparse.SUPPRESS)
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
     # time versus m: a full-batch gradient pass in chunks
     t_m = []
     for m in args.ms:
-        d = data(m, 96, torch.float32, dev)
+        d = data(m, args.m_side, torch.float32, dev)
         lower = problem.bind(theta, d.y)
 
         def grad_pass(d=d, lower=lower):
@@ -108,14 +111,14 @@ def main(argv=None) -> int:
     mem = []
     for m in args.ms:
         if dev.type == "cuda":
-            mem.append(memory_probe(m, 96, args.chunk, args.device))
+            mem.append(memory_probe(m, args.m_side, args.chunk, args.device))
         else:
-            outp = subprocess.run([sys.executable, __file__, "--device", "cpu", "--probe", str(m), "96", str(args.chunk)],
+            outp = subprocess.run([sys.executable, __file__, "--device", "cpu", "--probe", str(m), str(args.m_side), str(args.chunk)],
                                   capture_output=True, text=True, check=True)
             mem.append(int(outp.stdout.strip().splitlines()[-1]))
         log.info("m = %4d: peak memory of a full-batch evaluation %.1f MiB", m, mem[-1] / 2**20)
     result = {
-        "benchmark": "scaling", "device": str(dev), "chunk": args.chunk,
+        "benchmark": "scaling", "device": str(dev), "chunk": args.chunk, "m_side": args.m_side,
         "time_vs_m": {"m": args.ms, "seconds": t_m, "loglog_slope": slope(args.ms, t_m)},
         "time_vs_pixels": {"side": args.sides, "pixels": pixels, "seconds": t_s, "loglog_slope": slope(pixels, t_s),
                            "seconds_per_pixel_image": [t / (p * 8) for t, p in zip(t_s, pixels)],

@@ -40,9 +40,11 @@ def test_throughput_tiny(tmp_path):
 
 def test_scaling_tiny(tmp_path):
     out = tmp_path / "s.json"
-    r = _run("bench_scaling.py", "--ms", "2", "4", "--sides", "16", "24", "--chunk", "2", "--repeats", "1", "--out", str(out))
+    r = _run("bench_scaling.py", "--ms", "2", "4", "--sides", "16", "24", "--m-side", "16", "--chunk", "2", "--repeats", "1",
+             "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
+    assert d["m_side"] == 16
     assert len(d["time_vs_m"]["seconds"]) == 2 and len(d["memory_vs_m"]["peak_bytes"]) == 2
     assert all(b > 0 for b in d["memory_vs_m"]["peak_bytes"])
 
@@ -81,13 +83,14 @@ def test_cost_tiny_reports_first_evaluation_at_target(tmp_path):
 
 def test_end_to_end_tiny_keeps_its_runs_beside_the_output(tmp_path):
     out = tmp_path / "e.json"
-    r = _run("bench_end_to_end.py", "--data", "embedded", "--count", "40", "--budget", "200", "--chunk-size", "16",
-             "--out", str(out))
+    r = _run("bench_end_to_end.py", "--data", "embedded", "--count", "40", "--crop", "32", "--test-count", "4",
+             "--budget", "200", "--chunk-size", "16", "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     assert d["m"] == 40 and d["data"] == "embedded" and set(d["results"]) == {"isgd", "maid"}
     for method, res in d["results"].items():
         assert res["computations"] >= 200 and res["stop_reason"] == "budget"
+        assert res["config"]["crop"] == 32 and res["config"]["test_count"] == 4
         assert (tmp_path / "runs" / f"end-to-end-{method}" / "summary.json").exists()
     assert {"machine", "versions", "git_commit"} <= set(d)
 

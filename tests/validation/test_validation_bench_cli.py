@@ -17,12 +17,13 @@ def test_lists_every_benchmark_script(capsys):
 
 
 def test_forwards_arguments_and_returns_the_scripts_status(tmp_path):
-    out = tmp_path / "s.json"
-    assert main(["bench", "scaling", "--ms", "2", "4", "--sides", "16", "24", "--chunk", "2", "--repeats", "1",
-                 "--out", str(out)]) == 0
+    out = tmp_path / "e.json"
+    assert main(["bench", "end_to_end", "--data", "embedded", "--count", "32", "--crop", "16", "--test-count", "1",
+                 "--budget", "20", "--chunk-size", "4", "--methods", "isgd", "--out", str(out)]) == 0
     d = json.loads(out.read_text())
-    assert d["time_vs_m"]["m"] == [2, 4] and d["time_vs_pixels"]["side"] == [16, 24]
-    assert main(["bench", "scaling", "--repeats", "not-a-number"]) == 2  # the script's own argparse error
+    assert d["m"] == 32 and d["budget"] == 20 and set(d["results"]) == {"isgd"}
+    assert d["results"]["isgd"]["config"]["crop"] == 16
+    assert main(["bench", "end_to_end", "--budget", "not-a-number"]) == 2  # the script's own argparse error
 
 
 def test_unknown_benchmark_is_a_clear_error(capsys):
