@@ -29,3 +29,31 @@ def test_portable_path_keeps_a_linked_folder_as_named(tmp_path: Path) -> None:
         assert portable_path(str(link / "a.png")) == os.path.join(link.name, "a.png")
     finally:
         link.unlink()
+
+
+def _strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+
+
+def test_committed_results_name_the_shared_photographs_beside_the_repository() -> None:
+    """Every committed result names the photographs as ``../shared/data/<name>`` (the layout the README
+    describes), never by an absolute path or a path through some other folder."""
+    import json
+
+    files = sorted((ROOT / "benchmarks" / "results").glob("*.json")) + sorted((ROOT / "results").rglob("*.json"))
+    assert files, "no committed results found"
+    bad = []
+    for f in files:
+        for s in _strings(json.loads(f.read_text())):
+            i = s.find("shared/data/")
+            if i >= 0 and not s.startswith("../shared/data/") and "://" not in s:
+                bad.append(f"{f.relative_to(ROOT)}: {s[:120]}")
+    assert not bad, "\n".join(bad[:20])
