@@ -6,6 +6,8 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core by default; TEST_JOBS=0 runs the tests in this process.
+TEST_JOBS ?= auto
 
 .PHONY: demo test test-all venv clean bench wheel
 
@@ -21,10 +23,10 @@ demo: $(STAMP)
 	$(BIN)/isgd demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "" -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/isgd bench core
