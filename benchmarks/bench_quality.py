@@ -275,6 +275,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ridge-run", metavar="DIR", help="run directory of the ridge family (e.g. one trained beforehand "
                                                        "with `isgd train --config ... --out DIR`: resumed or reused)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods to compare")
+    ap.add_argument("--train-eval-count", type=int, default=0, metavar="N",
+                    help="also compare every method on the first N crops of the training photographs (the crops the "
+                         "learned methods start their training sets with; fresh noise): tells a gap of the model "
+                         "from a gap between the training and test photographs (default: 0, none)")
     ap.add_argument("--no-full", action="store_true", help="skip the full test photographs (crops only)")
     ap.add_argument("--full-count", type=int, default=None,
                     help="evaluate only the first N full test photographs (file-name order; default: all)")
@@ -312,7 +316,7 @@ def main(argv=None) -> int:
     result: dict = {"benchmark": "quality", "sigma": DENOISING_SIGMA, "methods": [], "clipped_to_unit_range": True,
                     "test_data": {**describe_source(args.test_data, args.crop, args.test_count, split="test"),
                                   "path": portable_path(args.test_data), "source": portable_path(args.test_data)},
-                    "noise_seeds": {"train": 0, "test_crops": 1, "test_full": 2}, "eval_eps": args.eval_eps}
+                    "noise_seeds": {"train": 0, "test_crops": 1, "test_full": 2, "train_crops_evaluation": 3}, "eval_eps": args.eval_eps}
     solvers: dict[str, tuple[LowerLevelProblem, torch.Tensor]] = {}
 
     if "tv" in args.methods and not args.train_only:
@@ -376,6 +380,21 @@ def main(argv=None) -> int:
                       for i in range(te.y.shape[0])],
         "paired": comparisons(table, sources), "seconds": seconds,
     }
+    if args.train_eval_count < 0:
+        raise ValueError(f"--train-eval-count must be >= 0, got {args.train_eval_count}")
+    if args.train_eval_count:
+        tr_x = load_crops(args.train_data, args.crop, args.train_eval_count)
+        tr_sources = crop_sources(args.train_data, args.crop, args.train_eval_count)
+        tr = make_measurements(Identity(), tr_x.to(dtype), DENOISING_SIGMA, 3)
+        t, s = evaluate_set("train-crops", tr.x_star, tr.y, solvers, args.eval_eps, 16, runs, use_cbm3d)
+        result["train_crops"] = {
+            "count": int(tr.y.shape[0]), "size": args.crop, "noise_seed": 3,
+            "data": portable_path(args.train_data),
+            "mean": {m: {k: _summary(v) for k, v in d.items()} for m, d in t.items()},
+            "per_image": [{"crop": i, "photograph": int(tr_sources[i]),
+                           **{f"{m}_{k}": float(d[k][i]) for m, d in t.items() for k in d}} for i in range(tr.y.shape[0])],
+            "paired": comparisons(t, tr_sources), "seconds": s,
+        }
     if not args.no_full:
         names, images = full_images(args.test_data)
         if args.full_count is not None:

@@ -121,7 +121,7 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     out = tmp_path / "quality.json"
     r = _run("bench_quality.py", "--train-data", str(train_dir), "--test-data", str(test_dir), "--crop", "32",
              "--test-count", "6", "--tv-count", "4", "--foe-config", str(foe), "--ridge-config", str(small),
-             "--eval-eps", "1e-2", "--ridge-run", str(tmp_path / "ridge-run"), "--out", str(out))
+             "--eval-eps", "1e-2", "--ridge-run", str(tmp_path / "ridge-run"), "--train-eval-count", "3", "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     methods = set(d["methods"])
@@ -138,6 +138,10 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     assert pair["mean_difference"] == pytest.approx(sum(diffs) / len(diffs))
     assert pair["ci95"][0] <= pair["mean_difference"] <= pair["ci95"][1] and pair["n"] == 6
     assert crops["paired"]["ridge - tv"]["psnr_by_photograph"]["n"] == 2
+    train = d["train_crops"]
+    assert train["count"] == 3 and len(train["per_image"]) == 3 and set(train["mean"]) == methods
+    assert sorted(row["photograph"] for row in train["per_image"]) == [0, 1, 2]  # one crop of each photograph first
+    assert train["paired"]["ridge - tv"]["psnr"]["n"] == 3
     full = d["full"]
     assert full["count"] == 2 and len(full["per_image"]) == 2
     ridge = d["ridge"]
