@@ -54,8 +54,8 @@ def main(argv=None) -> int:
         changes = {"isgd": dict(step="inverse_sqrt", alpha0=1e-3, batch_size=32),
                    "maid": dict(alpha0=1e-3, eps0=1e-1), "igd": dict(alpha0=3e-4)}[method]
         cfg = TrainConfig(task="denoising", method=method, data=args.data, test_data=None, train_count=count,
-                          crop=args.crop, test_count=args.test_count, budget=args.budget, eval_every=args.budget, checkpoint_every=10**6,
-                          chunk_size=args.chunk_size, device=args.device, **changes)
+                          crop=args.crop, test_count=args.test_count, budget=args.budget, eval_every=args.budget,
+                          checkpoint_every=10**6, chunk_size=args.chunk_size, device=args.device, **changes)
         res = train(cfg, runs / f"end-to-end-{method}", resume=True)
         results[method] = {k: res.summary[k] for k in ("iterations", "computations", "algorithm_wall_time",
                                                           "session_seconds", "peak_memory_bytes", "device", "stop_reason")}

@@ -113,8 +113,8 @@ def main(argv=None) -> int:
         if dev.type == "cuda":
             mem.append(memory_probe(m, args.m_side, args.chunk, args.device))
         else:
-            outp = subprocess.run([sys.executable, __file__, "--device", "cpu", "--probe", str(m), str(args.m_side), str(args.chunk)],
-                                  capture_output=True, text=True, check=True)
+            outp = subprocess.run([sys.executable, __file__, "--device", "cpu", "--probe", str(m), str(args.m_side),
+                                   str(args.chunk)], capture_output=True, text=True, check=True)
             mem.append(int(outp.stdout.strip().splitlines()[-1]))
         log.info("m = %4d: peak memory of a full-batch evaluation %.1f MiB", m, mem[-1] / 2**20)
     result = {
