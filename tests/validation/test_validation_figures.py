@@ -542,6 +542,7 @@ def test_runs_through_the_local_executor_two_at_a_time(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the whole quick scale: 8 min of CPU time in one thread, longer beside other test processes
 def test_isgd_figures_quick(tmp_path: Path) -> None:
     out = tmp_path / "quick"
     assert main(["-q", "figures", "--quick", "--out", str(out), "--device", "cpu"]) == 0
