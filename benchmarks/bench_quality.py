@@ -35,6 +35,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -237,6 +238,19 @@ def _summary(values: np.ndarray) -> dict:
             "standard_error": float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0}
 
 
+def crop_set_result(table: dict[str, dict[str, np.ndarray]], sources: np.ndarray, size: int, seconds: dict) -> dict:
+    """The stored comparison on one set of crops: means, per-crop rows (with the photograph of each crop)
+    and paired differences clustered by photograph."""
+    count = len(sources)
+    return {
+        "count": count, "size": size,
+        "mean": {m: {k: _summary(v) for k, v in t.items()} for m, t in table.items()},
+        "per_image": [{"crop": i, "photograph": int(sources[i]), **{f"{m}_{k}": float(t[k][i]) for m, t in table.items() for k in t}}
+                      for i in range(count)],
+        "paired": comparisons(table, sources), "seconds": seconds,
+    }
+
+
 def evaluate_set(name: str, x_star: torch.Tensor, y: torch.Tensor, solvers: dict, eps: float, chunk: int,
                  cache: Path, use_cbm3d: bool) -> tuple[dict, dict]:
     """Every method on one set: per-image PSNR/SSIM arrays and the seconds each method spent."""
@@ -292,6 +306,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=str(RESULTS / "quality.json"))
     args = ap.parse_args(argv)
+    if args.train_eval_count < 0:
+        ap.error(f"--train-eval-count must be >= 0, got {args.train_eval_count}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dtype = torch.float32
     out = Path(args.out).resolve()
@@ -337,7 +353,7 @@ def main(argv=None) -> int:
         options = json.loads(path.read_text())
         cfg = TrainConfig(**{"task": "denoising", "method": "isgd", "test_count": args.test_count,
                              "eval_every": max(1, options.get("budget", 20000) // 4), "progress": False, **options,
-                             "data": str(Path(args.train_data).resolve()), "test_data": str(Path(args.test_data).resolve()),
+                             "data": os.path.abspath(args.train_data), "test_data": os.path.abspath(args.test_data),
                              "device": args.device})
         tag = f"{options.get('budget', '')}-{path.stem}"
         run_dir = Path(given_dir) if given_dir else runs / f"quality-{label}-{tag}"
@@ -373,28 +389,14 @@ def main(argv=None) -> int:
         return 0
     table, seconds = evaluate_set("crops", te.x_star, te.y, solvers, args.eval_eps, 16, runs, use_cbm3d)
     result["methods"] = list(table)
-    result["crops"] = {
-        "count": int(te.y.shape[0]), "size": args.crop,
-        "mean": {m: {k: _summary(v) for k, v in t.items()} for m, t in table.items()},
-        "per_image": [{"crop": i, "photograph": int(sources[i]), **{f"{m}_{k}": float(t[k][i]) for m, t in table.items() for k in t}}
-                      for i in range(te.y.shape[0])],
-        "paired": comparisons(table, sources), "seconds": seconds,
-    }
-    if args.train_eval_count < 0:
-        raise ValueError(f"--train-eval-count must be >= 0, got {args.train_eval_count}")
+    result["crops"] = crop_set_result(table, sources, args.crop, seconds)
     if args.train_eval_count:
         tr_x = load_crops(args.train_data, args.crop, args.train_eval_count)
         tr_sources = crop_sources(args.train_data, args.crop, args.train_eval_count)
         tr = make_measurements(Identity(), tr_x.to(dtype), DENOISING_SIGMA, 3)
         t, s = evaluate_set("train-crops", tr.x_star, tr.y, solvers, args.eval_eps, 16, runs, use_cbm3d)
-        result["train_crops"] = {
-            "count": int(tr.y.shape[0]), "size": args.crop, "noise_seed": 3,
-            "data": portable_path(args.train_data),
-            "mean": {m: {k: _summary(v) for k, v in d.items()} for m, d in t.items()},
-            "per_image": [{"crop": i, "photograph": int(tr_sources[i]),
-                           **{f"{m}_{k}": float(d[k][i]) for m, d in t.items() for k in d}} for i in range(tr.y.shape[0])],
-            "paired": comparisons(t, tr_sources), "seconds": s,
-        }
+        result["train_crops"] = {**crop_set_result(t, tr_sources, args.crop, s), "noise_seed": 3,
+                                 "data": portable_path(args.train_data)}
     if not args.no_full:
         names, images = full_images(args.test_data)
         if args.full_count is not None:
