@@ -40,7 +40,7 @@ def _initial_theta(reg: LearnedRegularizer) -> torch.Tensor | None:
         return None
     options = {"scale": "init_scale", "nu": "init_nu"}
     if reg.family.describe().get("name") == "ridge":
-        options.update(shape="init_shape", budget="init_budget")
+        options.update(shape="init_shape", budget="init_budget", rest="init_rest")
     given = {k: float(cfg[key]) for k, key in options.items() if cfg.get(key) is not None}
     return reg.family.init_theta(dtype=torch.float64, **given)
 

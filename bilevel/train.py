@@ -109,6 +109,7 @@ class TrainConfig:
     kernel_scale: float = 1.0
     init_shape: float = 0.1
     init_budget: float = 0.3
+    init_rest: float = 0.01
     certify: bool = True
     maid_rho: float = 0.5
     maid_shrink: float = 0.5
@@ -171,7 +172,7 @@ class TrainConfig:
         if not isinstance(self.iterates_every, int) or self.iterates_every < 0:
             raise ValueError(f"iterates_every must be an integer >= 0, got {self.iterates_every!r}")
         for name in ("eps0", "sigma", "crop", "train_count", "test_count", "max_iterations", "filters", "kernel_size",
-                     "init_shape", "init_scale", "init_nu", "kernel_scale", "eval_train_count"):
+                     "init_shape", "init_scale", "init_nu", "init_rest", "kernel_scale", "eval_train_count"):
             if getattr(self, name) is not None:
                 positive(name)
         if self.mu is not None and not (math.isfinite(self.mu) and self.mu >= 0):
@@ -380,7 +381,7 @@ def initial_theta(cfg: TrainConfig, family: Regularizer, dtype: torch.dtype, dev
     the family's default)."""
     given = {k: v for k, v in (("scale", cfg.init_scale), ("nu", cfg.init_nu)) if v is not None}
     if cfg.regularizer == "ridge":
-        given.update(shape=cfg.init_shape, budget=cfg.init_budget)
+        given.update(shape=cfg.init_shape, budget=cfg.init_budget, rest=cfg.init_rest)
     return family.init_theta(dtype=dtype, device=device, **given)
 
 
@@ -694,6 +695,8 @@ _HELP = {
                     "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
     "init_shape": "ridge: initial scale s_j of the weakly convex atom, in units of the TV filters' norm",
     "init_budget": "ridge: initial fraction tau of the prescribed weak convexity in use, in (0, 1)",
+    "init_rest": "ridge: initial norm of the filters beyond the 2C first differences, relative to theirs (default 0.01: "
+                 "nearly inactive; they grow only as fast as their norm, so a small value leaves them unused)",
     "maid_rho": "MAID backtracking factor",
     "maid_shrink": "MAID accuracy factor after a failure",
     "maid_grow": "MAID accuracy factor after a success",

@@ -10,7 +10,7 @@ from bilevel.hypergradient import SquaredError
 from bilevel.methods import MAID, MAIDSettings, TrainingData
 from bilevel.runner import Callback, load_checkpoint, load_iterates
 from bilevel.solvers import solve_lower
-from bilevel.train import TrainConfig, build_method, initial_theta, load_data, train
+from bilevel.train import TrainConfig, build_method, initial_theta, load_data, make_regularizer, train
 from validation.cli import main as isgd_main
 
 SMALL = dict(crop=24, train_count=6, test_count=2, batch_size=3, budget=600, eval_every=300, checkpoint_every=2,
@@ -157,12 +157,28 @@ def test_maid_never_accepts_a_step_whose_certified_test_fails():
         (dict(step="cosine"), "schedules"),
         (dict(eps0=0.0), "eps0"),
         (dict(mu=-1.0), "mu"),
+        (dict(regularizer="ridge", init_rest=0.0), "init_rest"),
     ],
 )
 def test_bad_configs_rejected(tmp_path, changes, match):
     with pytest.raises(ValueError, match=match):
         cfg = TrainConfig(**{**SMALL, **changes})
         train(cfg, tmp_path / "bad")
+
+
+def test_ridge_init_rest_sets_the_norm_of_the_filters_beyond_the_first_differences():
+    """``init_rest`` reaches the family's documented initialization: the 2C opponent first differences
+    keep norm ``init_scale``, every other filter starts at ``init_rest * init_scale``."""
+    norms = {}
+    for rest in (0.01, 0.3):
+        cfg = TrainConfig(**{**SMALL, "regularizer": "ridge", "filters": 9, "kernel_size": 3, "init_scale": 0.2,
+                             "init_rest": rest})
+        fam = make_regularizer(cfg)
+        k = fam.unpack(initial_theta(cfg, fam, torch.float64, torch.device("cpu"))).kernels.flatten(1).norm(dim=1)
+        assert torch.allclose(k[:6], torch.full((6,), 0.2, dtype=torch.float64))
+        assert torch.allclose(k[6:], torch.full((3,), 0.2 * rest, dtype=torch.float64))
+        norms[rest] = k
+    assert not torch.allclose(norms[0.01], norms[0.3])
 
 
 def test_cli_train_and_errors(tmp_path, capsys):
