@@ -57,6 +57,7 @@ from bilevel.operators import Identity
 from bilevel.filters import draw_ridge
 from bilevel.plots import pyplot, save_figure
 from bilevel.problem import LowerLevelProblem
+from bilevel.ridge import filter_activity
 from bilevel.regularizer import regularizer_from_description
 from bilevel.solvers import solve_lower
 from bilevel.train import TrainConfig, train
@@ -377,6 +378,7 @@ def main(argv=None) -> int:
             R = bound.reg
             entry["negative_curvature_bound"] = R.negative_curvature_bound()
             entry["prescribed_weak_convexity"] = problem.regularizer.weak_convexity
+            entry["filter_activity"] = filter_activity(problem.regularizer, theta).as_dict()
             title = f"weakly convex ridge regularizer learned by ISGD ({summary['computations']} computations)"
             write_json_atomic(out.parent / "quality_ridge_theta.json",
                               {"regularizer": problem.regularizer.describe(), "theta": theta.double().tolist(),

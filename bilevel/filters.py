@@ -27,7 +27,7 @@ import torch
 
 from .export import LearnedRegularizer, load_regularizer
 from .plots import pyplot, save_figure
-from .ridge import atom_phi
+from .ridge import atom_phi, filter_activity
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,8 @@ def draw_ridge(family, theta: torch.Tensor, path: str | Path, title: str) -> Pat
     ax.yaxis.set_label_position("right")
     ax.set_title(f"certified negative curvature {R.negative_curvature_bound():.3f} (prescribed <= {family.weak_convexity})",
                  fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    act = filter_activity(family, theta)
+    fig.suptitle(f"{title}; {act.active} of {J} filters above {act.threshold:g} x the largest norm", fontsize=10)
     return save_figure(fig, path)
 
 

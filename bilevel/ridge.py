@@ -285,6 +285,32 @@ def gershgorin_kernel_gradient(kernels: torch.Tensor, weights: torch.Tensor, g: 
     return out * weights.view(J, 1, 1, 1)
 
 
+class FilterActivity(NamedTuple):
+    """Which filters of a ridge regularizer carry weight: the strength of filter ``j`` is its kernel norm
+    ``||c_j||`` (the module docstring), so a filter far below the strongest does almost nothing."""
+
+    norms: tuple[float, ...]  # ||c_j||, in filter order
+    threshold: float  # relative to the largest norm
+    active: int  # filters with ||c_j|| >= threshold * max_j ||c_j||
+    budget_in_use: float  # tau: fraction of the prescribed weak convexity in use
+
+    def as_dict(self) -> dict:
+        n = np.asarray(self.norms)
+        return {"active": self.active, "filters": len(self.norms), "threshold_relative_to_largest": self.threshold,
+                "largest_norm": float(n.max()), "median_norm": float(np.median(n)), "smallest_norm": float(n.min()),
+                "budget_in_use": self.budget_in_use, "norms": [float(v) for v in self.norms]}
+
+
+def filter_activity(family: "WeaklyConvexRidge", theta: torch.Tensor, threshold: float = 0.1) -> FilterActivity:
+    """Kernel norms of the filters at ``theta``, how many reach ``threshold`` times the largest, and ``tau``."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
+    p = family.unpack(theta.detach().to(torch.float64))
+    norms = p.kernels.flatten(1).norm(dim=1)
+    active = int((norms >= threshold * norms.max()).sum())
+    return FilterActivity(tuple(float(v) for v in norms), threshold, active, float(torch.sigmoid(p.budget_logit)))
+
+
 # -- the family -----------------------------------------------------------------------------------
 
 

@@ -148,6 +148,9 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     assert 0 < ridge["certified_modulus_96x96"] <= 1.0
     assert ridge["negative_curvature_bound"] <= ridge["prescribed_weak_convexity"]
     assert ridge["certified_modulus_96x96"] == pytest.approx(1.0 - ridge["negative_curvature_bound"], rel=1e-6)
+    act = ridge["filter_activity"]
+    assert len(act["norms"]) == act["filters"] == ridge["regularizer"]["num_filters"] and 1 <= act["active"] <= act["filters"]
+    assert max(act["norms"]) == pytest.approx(act["largest_norm"]) and 0 < act["budget_in_use"] < 1
     assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0
     theta = json.loads((tmp_path / "quality_ridge_theta.json").read_text())
     assert theta["regularizer"]["name"] == "ridge" and len(theta["theta"]) == theta["regularizer"]["dim"]

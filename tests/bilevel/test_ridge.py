@@ -17,6 +17,7 @@ from bilevel.ridge import (
     autocorrelations,
     dct_basis,
     dct_opponent_kernels,
+    filter_activity,
     gershgorin,
 )
 
@@ -232,3 +233,19 @@ def test_constants_bound_the_true_variations(atom, kernel_scale):
         bv = (R.mixed_vjp(x2, v, c2, per_image=True) - R.mixed_vjp(x, v, curv, per_image=True)).norm(dim=1) / dn
         assert torch.all(bv <= consts.jac_lipschitz * (1 + 1e-9))
     assert all(math.isfinite(float(c.max())) for c in consts)
+
+
+def test_filter_activity_counts_the_filters_that_carry_weight():
+    """At the documented start only the 2C first differences carry weight (the rest start at ``rest``
+    times their norm); with ``rest`` above the threshold every filter counts; tau is the budget."""
+    fam = WeaklyConvexRidge(num_filters=10, kernel_size=3)
+    act = filter_activity(fam, fam.init_theta(scale=0.2, rest=0.01, budget=0.3))
+    assert act.active == 6 and len(act.norms) == 10
+    assert math.isclose(max(act.norms), 0.2, rel_tol=1e-12) and math.isclose(min(act.norms), 0.002, rel_tol=1e-12)
+    assert math.isclose(act.budget_in_use, 0.3, rel_tol=1e-12)
+    assert filter_activity(fam, fam.init_theta(scale=0.2, rest=0.5)).active == 10
+    assert filter_activity(fam, fam.init_theta(scale=0.2, rest=0.5), threshold=0.6).active == 6
+    d = act.as_dict()
+    assert d["active"] == 6 and d["filters"] == 10 and math.isclose(d["median_norm"], 0.2, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="threshold"):
+        filter_activity(fam, fam.init_theta(), threshold=0.0)
