@@ -64,7 +64,8 @@ def ridge_value(family: WeaklyConvexRidge, theta: torch.Tensor, x: torch.Tensor)
     rho4 = rho.view(1, -1, 1, 1)
     v = u / s
     phi = 0.5 * torch.log1p(v * v) if at.name == "cauchy" else 0.5 * (1.0 - torch.exp(-v * v))
-    psi = torch.sqrt(u * u + nu * nu) - nu + (rho4 / at.kappa) * s * s * phi + 0.5 * rho4 * border * u * u
+    coef = 1.0 / at.kappa if family.atom_sign == "add" else -1.0  # written out, not atom_coefficient
+    psi = torch.sqrt(u * u + nu * nu) - nu + coef * rho4 * s * s * phi + 0.5 * rho4 * border * u * u
     return psi.sum(dim=(1, 2, 3))
 
 

@@ -11,7 +11,8 @@ certifies.
     R_\theta(x) = \sum_{j=1}^{J} \sum_p \psi_j\big((K_j x)_p\big)
         + \sum_{j} \frac{\rho_j}{2} \sum_{p \in \partial} (K_j x)_p^2 ,
     \qquad
-    \psi_j(t) = \sqrt{t^2 + \nu_j^2} - \nu_j + \frac{\rho_j}{\kappa}\, s_j^2\, \phi(t / s_j),
+    \psi_j(t) = \sqrt{t^2 + \nu_j^2} - \nu_j + \omega_j\, s_j^2\, \phi(t / s_j),
+    \qquad \omega_j = c \rho_j,
 
 with ``K_j = C_j P`` a ``k x k`` correlation over ``C`` channels after padding ``P`` (as in
 :mod:`bilevel.foe`), ``partial`` the *border* outputs (those whose window reads the padding) and
@@ -19,6 +20,11 @@ with ``K_j = C_j P`` a ``k x k`` correlation over ``C`` channels after padding `
 
 * ``cauchy``: ``phi(v) = log(1 + v^2) / 2`` (a Student-t potential), ``kappa = 1/8``;
 * ``welsch``: ``phi(v) = (1 - exp(-v^2)) / 2``, ``kappa = 2 exp(-3/2)``.
+
+The atom is added (``atom_sign="add"``, ``c = 1/kappa``: a Cauchy or Welsch term on top of the smoothed
+absolute value, more penalty on every response) or subtracted (``"subtract"``, ``c = -1``: the slope
+of ``psi_j`` dips by up to ``rho_j s_j / 2`` around ``|t| = s_j``, less penalty on large responses
+such as edges). Either way ``inf c phi'' = -1`` (``sup phi'' = phi''(0) = 1``), so ``psi_j'' >= -rho_j``.
 
 Both have bounded third derivatives, so the Hessian of ``R`` is Lipschitz (the certified error bound
 needs it). The first term of ``psi_j`` is the FoE's convex smoothed absolute value; the strength of a
@@ -60,12 +66,12 @@ Parameter layout of ``theta`` (``d = 1 + 3 J + J C k^2``):
 Derivatives (``u_j = K_j x``, ``r_j = K_j q``, ``m`` the border mask, ``v = u / s``):
 
 * ``grad_x R = sum_j K_j^T w_j``, ``w_j = u / sqrt(u^2 + nu_j^2) + omega_j s_j phi'(v) + rho_j m u``,
-  ``omega_j = rho_j / kappa``;
+  ``omega_j = c rho_j``;
 * ``grad_x^2 R v = sum_j K_j^T (h_j . K_j v)``,
   ``h_j = nu_j^2 / (u^2 + nu_j^2)^{3/2} + omega_j phi''(v) + rho_j m``;
 * ``B^T q = grad_theta <grad_x R, q>``: ``d/d log nu_j = -<u nu^2/(u^2+nu^2)^{3/2}, r_j>``,
   ``d/d log s_j = omega_j <s phi'(v) - u phi''(v), r_j>``, and through
-  ``e_j = d<grad R, q>/d rho_j = <s_j phi'(v)/kappa + m u, r_j>``, ``E = sum_j rho_j e_j``:
+  ``e_j = d<grad R, q>/d rho_j = <c s_j phi'(v) + m u, r_j>``, ``E = sum_j rho_j e_j``:
   ``d/d theta_tau = (1 - tau) E``, ``d/d b_k = rho_k e_k - pi_k gamma_k E / Gamma``,
   ``d/d c_j = corr(w_j, P q) + corr(h_j r_j, P x) - (E / Gamma) dGamma/dc_j``, with
   ``gamma_k = dGamma/dpi_k`` (``Gamma`` is a maximum of absolute values: piecewise smooth, and these
@@ -90,6 +96,9 @@ from .regularizer import RegularizerConstants
 #: correlation forward in float32 (with 48 filters of 7x7 on 96x96 images, measured 4x faster than
 #: its FFT, while the FFT adjoint is 1.2x faster than conv_transpose2d); cuDNN on GPUs.
 CONV_BACKENDS = ("auto", "direct", "fft")
+#: How the weakly convex atom enters the potentials: ``add`` (``+ (rho_j / kappa) s_j^2 phi``: more penalty on
+#: every response) or ``subtract`` (``- rho_j s_j^2 phi``: less penalty on large responses, edge-preserving).
+ATOM_SIGNS = ("add", "subtract")
 
 
 # -- potentials ---------------------------------------------------------------------------------
@@ -376,10 +385,13 @@ class WeaklyConvexRidge:
     backend: str = "auto"
     micro_batch: int | None = None
     kernel_scale: float = 1.0
+    atom_sign: str = "add"
 
     def __post_init__(self) -> None:
         check_padding(self.padding)
         atom(self.atom)
+        if self.atom_sign not in ATOM_SIGNS:
+            raise ValueError(f"atom_sign must be one of {ATOM_SIGNS}, got {self.atom_sign!r}")
         if not (isinstance(self.kernel_scale, (int, float)) and math.isfinite(self.kernel_scale) and self.kernel_scale > 0):
             raise ValueError(f"kernel_scale must be a positive number, got {self.kernel_scale!r}")
         if self.backend not in CONV_BACKENDS:
@@ -392,6 +404,12 @@ class WeaklyConvexRidge:
             raise ValueError(f"kernel_size must be an odd integer >= 3, got {self.kernel_size!r}")
         if not (isinstance(self.weak_convexity, (int, float)) and math.isfinite(self.weak_convexity) and self.weak_convexity >= 0):
             raise ValueError(f"weak_convexity (rho_max) must be a finite number >= 0, got {self.weak_convexity!r}")
+
+    @property
+    def atom_coefficient(self) -> float:
+        """``c`` of ``omega_j = c rho_j``: ``1 / kappa`` (``add``) or ``-1`` (``subtract``); either way
+        ``inf (c phi'') = -1`` (``sup phi'' = phi''(0) = 1``), so ``psi_j'' >= -rho_j``."""
+        return 1.0 / atom(self.atom).kappa if self.atom_sign == "add" else -1.0
 
     # -- layout -------------------------------------------------------------------------------
     @property
@@ -500,6 +518,7 @@ class WeaklyConvexRidge:
             "backend": self.backend,
             "micro_batch": self.micro_batch,
             "kernel_scale": self.kernel_scale,
+            "atom_sign": self.atom_sign,
             "dim": self.dim,
         }
 
@@ -524,7 +543,8 @@ class BoundRidge:
             self._acorr = autocorrelations(self.kernels.detach())
             self._gersh = gershgorin(self.share.detach(), self._acorr)
         self.rho = family.weak_convexity * self.tau * self.share / self._gersh.value  # (J,)
-        self.omega = self.rho / self.atom.kappa
+        self.coefficient = family.atom_coefficient
+        self.omega = self.coefficient * self.rho  # the atom's signed weight
         self._view = lambda t: t.view(1, J, 1, 1)
         self._nu4, self._s4 = self._view(self.nu), self._view(self.s)
         self._nu2 = self._nu4**2
@@ -723,7 +743,7 @@ class BoundRidge:
         sums = lambda t: (t * r).sum(dim=(2, 3))  # noqa: E731  <t_j, r_j> per image, (B, J)
         g_nu = -sums(u * self._nu2 * inv * inv * inv)
         g_s = self.omega * sums(self._s4 * d1 - u * d2)
-        e = sums(self._s4 * d1 / self.atom.kappa + mask * u)  # d<grad R, q>/d rho_j
+        e = sums(self.coefficient * self._s4 * d1 + mask * u)  # d<grad R, q>/d rho_j
         E = (e * self.rho).sum(dim=1, keepdim=True)  # (B, 1)
         gamma, dker = self._budget_derivatives()
         gam = self._gersh.value
@@ -753,12 +773,12 @@ class BoundRidge:
         return self._cache[key]
 
     def curvature_sup(self) -> torch.Tensor:
-        """``sup |psi_j''(t) + rho_j m| <= 1 / nu_j + omega_j + rho_j`` ``(J,)``."""
-        return (1.0 / self.nu + self.omega + self.rho).detach()
+        """``sup |psi_j''(t) + rho_j m| <= 1 / nu_j + |omega_j| + rho_j`` ``(J,)`` (``sup |phi''| = 1``)."""
+        return (1.0 / self.nu + self.omega.abs() + self.rho).detach()
 
     def third_sup(self) -> torch.Tensor:
-        """``sup |psi_j'''| <= c3 / nu_j^2 + omega_j sup|phi'''| / s_j`` ``(J,)``."""
-        return (PSI3_SUP / self.nu**2 + self.omega * self.atom.d3_sup / self.s).detach()
+        """``sup |psi_j'''| <= c3 / nu_j^2 + |omega_j| sup|phi'''| / s_j`` ``(J,)``."""
+        return (PSI3_SUP / self.nu**2 + self.omega.abs() * self.atom.d3_sup / self.s).detach()
 
     def grad_lipschitz_bound(self, height: int, width: int) -> float:
         r"""Certified ``sup_x ||grad_x^2 R_theta(x)||`` on ``height x width`` images.
@@ -806,15 +826,16 @@ class BoundRidge:
         Notation: ``kn_j^2 >= ||K_j||^2``, ``H_j`` and ``L3_j`` the sups of :meth:`curvature_sup` and
         :meth:`third_sup`, ``M_P``, ``m_w`` the padding counts of
         :func:`bilevel.padding.padding_multiplicities`, ``S_z = sum_{c,k} ||win_k(P z)_c||^2``,
-        ``V_j = sum_p h_j(p)^2 (box * sum_c (P x)_c^2)(p)``, ``r_j = K_j q``, ``kappa`` and the atom's
+        ``V_j = sum_p h_j(p)^2 (box * sum_c (P x)_c^2)(p)``, ``r_j = K_j q``, ``c`` the atom coefficient
+        (:attr:`WeaklyConvexRidge.atom_coefficient`) and the atom's
         ``sup |v phi'''|`` (``c_v``). Every block of ``B^T q`` is a sum over filters of
         ``<f(u_j), r_j>`` (Lipschitz constants of ``f``: ``1/nu_j`` for the ``log nu`` rows, ``c_v``
-        for ``log s``, ``1/kappa + 1`` for ``e_j``) or a kernel block:
+        for ``log s``, ``|c| + 1`` for ``e_j``) or a kernel block:
 
         * ``||B(x)||^2 <= sum_j (kn_j ||f_j(u_j)||)^2`` over the ``log nu``/``log s``
           rows ``+ ((1 - tau) E')^2 + (||rho e'|| + ||pi gamma|| E'/Gamma)^2
           + (sqrt(sum_j (||w_j|| sqrt(M_P) + kn_j sqrt(V_j))^2) + E' ||dGamma/dc||/Gamma)^2`` with
-          ``e'_j = kn_j ||s phi'(v)/kappa + m u||``, ``E' = sum_j rho_j e'_j``;
+          ``e'_j = kn_j ||c s phi'(v) + m u||``, ``E' = sum_j rho_j e'_j``;
         * ``L_B``: the same rows with ``kn_j^2`` times the Lipschitz constants, and kernel blocks
           ``2 H_j kn_j sqrt(M_P) + L3_j ||c_j|| sqrt(m_w) kn_j sqrt(S_x)``;
         * ``L_H <= sum_j kn_j^2 L3_j ||c_j|| sqrt(m_w)``, ``||(H(x') - H(x)) q|| / ||x' - x|| <=
@@ -841,10 +862,11 @@ class BoundRidge:
         B, C, H, W = x.shape
         mult = padding_multiplicities(H, W, fam.kernel_size, fam.padding)
         sqrt_mp, sqrt_mw = math.sqrt(mult.window_sum), math.sqrt(mult.window_max)
-        kap = self.atom.kappa
+        coef = self.coefficient
         with torch.no_grad():
             nu, s = self.nu.detach(), self.s.detach()
             rho, omega, tau = self.rho.detach(), self.omega.detach(), float(self.tau)
+            omega_abs = omega.abs()
             share, gam = self.share.detach(), float(self._gersh.value)
             gamma, dker = self._budget_derivatives()
             pg = (share * gamma).norm() / gam  # ||pi gamma|| / Gamma
@@ -862,8 +884,8 @@ class BoundRidge:
             w = u * inv + (omega * s).view(1, -1, 1, 1) * d1 + rho.view(1, -1, 1, 1) * mask * u
             # ||B(x)||
             rows_nu = kn * norm(u * self._nu2.detach() * inv**3)
-            rows_s = omega * kn * norm(s.view(1, -1, 1, 1) * d1 - u * d2)
-            e_bar = kn * norm(s.view(1, -1, 1, 1) * d1 / kap + mask * u)
+            rows_s = omega_abs * kn * norm(s.view(1, -1, 1, 1) * d1 - u * d2)
+            e_bar = kn * norm(coef * s.view(1, -1, 1, 1) * d1 + mask * u)
             E_bar = (rho * e_bar).sum(dim=1)
             box_x = self._window_energy(x)
             s_x = box_x.flatten(1).sum(dim=1)
@@ -874,9 +896,9 @@ class BoundRidge:
                         + ((rho * e_bar).norm(dim=1) + pg * E_bar) ** 2
                         + kb**2).sqrt()
             # L_B (worst case over x')
-            lip_e = 1.0 / kap + 1.0
+            lip_e = abs(coef) + 1.0  # |c| sup|phi''| + 1
             lw = kn2 / nu  # log nu rows
-            ls = omega * kn2 * self.atom.vd3_sup
+            ls = omega_abs * kn2 * self.atom.vd3_sup
             le = rho * lip_e * kn2  # (J,)
             LE = le.sum()
             lk = (2.0 * hs * kn * sqrt_mp)[None, :] + (l3 * cn * sqrt_mw * kn)[None, :] * s_x.sqrt()[:, None]
@@ -889,7 +911,7 @@ class BoundRidge:
             r_2 = norm(r)
             hess_q = (kn2 * l3 * r_inf).sum(dim=1)
             qw = (kn / nu) * r_2
-            qs = (omega * kn * self.atom.vd3_sup) * r_2
+            qs = (omega_abs * kn * self.atom.vd3_sup) * r_2
             qe = (rho * lip_e * kn) * r_2
             QE = qe.sum(dim=1)
             s_q = self._window_energy(q).flatten(1).sum(dim=1)

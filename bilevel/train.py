@@ -106,6 +106,7 @@ class TrainConfig:
     kernel_size: int | None = None
     weak_convexity: float = 0.9
     atom: str = "cauchy"
+    atom_sign: str = "add"
     kernel_scale: float = 1.0
     init_shape: float = 0.1
     init_budget: float = 0.3
@@ -368,7 +369,7 @@ def make_regularizer(cfg: TrainConfig) -> Regularizer:
         if cfg.filters is not None:
             desc["num_experts"] = cfg.filters
     else:
-        desc.update(weak_convexity=cfg.weak_convexity, atom=cfg.atom, kernel_scale=cfg.kernel_scale)
+        desc.update(weak_convexity=cfg.weak_convexity, atom=cfg.atom, kernel_scale=cfg.kernel_scale, atom_sign=cfg.atom_sign)
         if cfg.filters is not None:
             desc["num_filters"] = cfg.filters
     if cfg.kernel_size is not None:
@@ -691,6 +692,7 @@ _HELP = {
     "weak_convexity": "ridge: prescribed bound rho_max on the certified negative curvature of R; the lower-level "
                       "modulus is lambda_min(A^T A) + mu - tau rho_max > 0 (must stay below the data term's modulus)",
     "atom": "ridge: weakly convex atom of the potentials, cauchy (log(1 + v^2)/2) or welsch ((1 - exp(-v^2))/2)",
+    "atom_sign": "ridge: add the atom to the smoothed absolute value (+ rho_j/kappa s_j^2 phi: more penalty everywhere, the default) or subtract it (- rho_j s_j^2 phi: less penalty on large responses, edge-preserving); either way psi_j'' >= -rho_j",
     "kernel_scale": "ridge: the filters are kernel_scale times their block of theta (a diagonal preconditioner: "
                     "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
     "init_shape": "ridge: initial scale s_j of the weakly convex atom, in units of the TV filters' norm",

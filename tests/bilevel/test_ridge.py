@@ -23,9 +23,9 @@ from bilevel.ridge import (
 
 
 def _setup(mode="reflect", atom="cauchy", backend="direct", shape=(2, 3, 12, 10), J=5, k=5, rho_max=0.8, seed=0,
-           dtype=torch.float64, kernel_scale=1.0):
+           dtype=torch.float64, kernel_scale=1.0, atom_sign="add"):
     fam = WeaklyConvexRidge(num_filters=J, kernel_size=k, weak_convexity=rho_max, atom=atom, padding=mode, backend=backend,
-                            kernel_scale=kernel_scale)
+                            kernel_scale=kernel_scale, atom_sign=atom_sign)
     gen = torch.Generator().manual_seed(seed)
     theta = fam.init_theta(scale=0.5, nu=0.1, shape=0.2, rest=0.3, perturbation=0.5, seed=seed)
     theta = theta + 0.3 * torch.randn(fam.dim, generator=gen, dtype=torch.float64)
@@ -92,7 +92,9 @@ def test_init_filters_are_unit_zero_mean_dct_in_opponent_colours():
 @pytest.mark.parametrize("atom", sorted(ATOMS))
 @pytest.mark.parametrize("backend", ["direct", "fft", "auto"])
 def test_value_gradient_hvp_mixed_against_autograd(mode, atom, backend):
-    fam, theta, x = _setup(mode, atom, backend, kernel_scale=0.3 if backend == "auto" else 1.0)
+    # the subtracted atom on the auto backend (with a kernel scale), the added one elsewhere
+    fam, theta, x = _setup(mode, atom, backend, kernel_scale=0.3 if backend == "auto" else 1.0,
+                           atom_sign="subtract" if backend == "auto" else "add")
     R = fam.at(theta)
     xr = x.clone().requires_grad_(True)
     val = ridge_value(fam, theta, xr)
@@ -144,11 +146,12 @@ def test_gershgorin_matches_an_independent_computation_and_is_homogeneous():
 
 @pytest.mark.parametrize("mode", PADDING_MODES)
 @pytest.mark.parametrize("rho_max", [0.3, 0.95])
-def test_prescribed_bound_holds_for_every_theta_and_certifies_the_hessian(mode, rho_max):
+@pytest.mark.parametrize("atom_sign", ["add", "subtract"])
+def test_prescribed_bound_holds_for_every_theta_and_certifies_the_hessian(mode, rho_max, atom_sign):
     """The parametrisation keeps Gamma(rho) = rho_max tau < rho_max, and -Gamma is below every eigenvalue
-    of the exact Hessian (dense, small images, at many points x), whatever theta."""
+    of the exact Hessian (dense, small images, at many points x), whatever theta and atom sign."""
     for seed in range(3):
-        fam, theta, x = _setup(mode, shape=(1, 3, 11, 9), J=4, k=3, rho_max=rho_max, seed=seed)
+        fam, theta, x = _setup(mode, shape=(1, 3, 11, 9), J=4, k=3, rho_max=rho_max, seed=seed, atom_sign=atom_sign)
         theta = theta.clone()
         theta[0] = 4.0  # tau close to 1: the largest negative curvature allowed
         R = fam.at(theta)
@@ -195,10 +198,11 @@ def test_budget_and_convex_member():
     assert float(curv.weight.min()) >= 0.0
 
 
-@pytest.mark.parametrize("atom,kernel_scale", [("cauchy", 1.0), ("welsch", 1.0), ("cauchy", 0.3)])
-def test_constants_bound_the_true_variations(atom, kernel_scale):
+@pytest.mark.parametrize("atom,kernel_scale,atom_sign", [("cauchy", 1.0, "add"), ("welsch", 1.0, "add"), ("cauchy", 0.3, "add"),
+                                                      ("cauchy", 1.0, "subtract"), ("welsch", 0.3, "subtract")])
+def test_constants_bound_the_true_variations(atom, kernel_scale, atom_sign):
     """Each certified constant is above the corresponding variation at random pairs of points."""
-    fam, theta, x = _setup(atom=atom, shape=(2, 3, 12, 10), kernel_scale=kernel_scale)
+    fam, theta, x = _setup(atom=atom, shape=(2, 3, 12, 10), kernel_scale=kernel_scale, atom_sign=atom_sign)
     R = fam.at(theta)
     q = torch.randn_like(x)
     curv = R.curvature(x)
@@ -249,3 +253,34 @@ def test_filter_activity_counts_the_filters_that_carry_weight():
     assert d["active"] == 6 and d["filters"] == 10 and math.isclose(d["median_norm"], 0.2, rel_tol=1e-12)
     with pytest.raises(ValueError, match="threshold"):
         filter_activity(fam, fam.init_theta(), threshold=0.0)
+
+
+@pytest.mark.parametrize("atom", sorted(ATOMS))
+def test_subtracted_atom_lowers_the_slope_and_keeps_the_curvature_bound(atom):
+    """With ``atom_sign="subtract"`` the potential's slope lies below the smoothed absolute value's for
+    t > 0 (less penalty on large responses), it dips by ``rho s phi'(1)`` at ``t = s`` for the Cauchy
+    atom, and ``psi'' >= -rho`` on a fine grid; the added atom raises the slope instead."""
+    fam_s = WeaklyConvexRidge(num_filters=1, kernel_size=3, channels=1, weak_convexity=0.9, atom=atom, atom_sign="subtract")
+    fam_a = WeaklyConvexRidge(num_filters=1, kernel_size=3, channels=1, weak_convexity=0.9, atom=atom)
+    assert fam_s.atom_coefficient == -1.0 and fam_a.atom_coefficient > 1.0
+    theta = fam_s.init_theta(scale=0.5, nu=0.01, shape=0.4, budget=0.9)
+    t = torch.linspace(1e-3, 2.0, 4001, dtype=torch.float64)
+    slopes, curvs = {}, {}
+    for name, fam in (("subtract", fam_s), ("add", fam_a)):
+        R = fam.at(theta)
+        nu, s, rho, omega = float(R.nu[0]), float(R.s[0]), float(R.rho[0]), float(R.omega[0])
+        tt = t.clone().requires_grad_(True)
+        psi = torch.sqrt(tt * tt + nu * nu) - nu + omega * s * s * atom_phi(atom, tt / s)
+        d1 = torch.autograd.grad(psi.sum(), tt, create_graph=True)[0]
+        d2 = torch.autograd.grad(d1.sum(), tt)[0]
+        slopes[name], curvs[name] = d1.detach(), d2
+        assert float(d2.min()) >= -rho * (1 + 1e-9)
+    absolute = t / torch.sqrt(t * t + nu * nu)
+    assert torch.all(slopes["subtract"] <= absolute + 1e-12) and torch.all(slopes["add"] >= absolute - 1e-12)
+    near = t <= 3 * s  # where the atom's slope is not lost to rounding (the Welsch atom's decays like exp(-v^2))
+    assert torch.all(slopes["subtract"][near] < absolute[near]) and torch.all(slopes["add"][near] > absolute[near])
+    if atom == "cauchy":  # s phi'(t/s) at t = s is s/2
+        i = int(torch.argmin((t - s).abs()))
+        assert float(absolute[i] - slopes["subtract"][i]) == pytest.approx(rho * s / 2, rel=1e-3)
+    with pytest.raises(ValueError, match="atom_sign"):
+        WeaklyConvexRidge(atom_sign="minus")
