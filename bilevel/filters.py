@@ -141,8 +141,7 @@ def draw_ridge(family, theta: torch.Tensor, path: str | Path, title: str) -> Pat
     ax = fig.add_subplot(gs[rows:, : cols // 2])
     t = torch.linspace(-0.5, 0.5, 801, dtype=torch.float64)
     for j in order[:8]:
-        nu, s, rho = (float(v[j]) for v in (R.nu, R.s, R.rho))
-        omega = float(R.omega[j])
+        nu, s, omega = (float(v[j]) for v in (R.nu, R.s, R.omega))
         psi = torch.sqrt(t * t + nu * nu) - nu + omega * s * s * atom_phi(R.atom.name, t / s)
         ax.plot(t.numpy(), psi.numpy(), lw=1, label=f"filter {j}")
     ax.set_xlabel("filter response t")
