@@ -193,3 +193,8 @@ def test_fresh_environment_commands_end_to_end(fresh, tmp_path):
     assert (fresh.work / "restored" / "photo_denoised.png").exists()
     ok("isgd", "-q", "filters", "runs/a/regularizer.json", "--out", "filters")
     assert (fresh.work / "filters" / "potentials.png").exists()
+    ok("isgd", "-q", "train", *tiny, "--regularizer", "ridge", "--filters", "8", "--kernel-size", "3", "--atom-sign",
+       "subtract", "--init-rest", "0.05", "--out", "ridge/r")
+    assert json.loads((fresh.work / "ridge" / "r" / "config.json").read_text())["atom_sign"] == "subtract"
+    ok("isgd", "-q", "filters", "ridge/r", "--out", "ridge-filters")
+    assert (fresh.work / "ridge-filters" / "filters.png").stat().st_size > 1000
