@@ -33,14 +33,12 @@ log = logging.getLogger(__name__)
 
 
 def _initial_theta(reg: LearnedRegularizer) -> torch.Tensor | None:
-    """The run's starting point, rebuilt from its training config (``init_*`` options; ``None`` or a
+    """The FoE run's starting point, rebuilt from its training config (``init_*`` options; ``None`` or a
     missing option takes the family's default); ``None`` without a training config."""
     cfg = reg.training
     if not cfg:
         return None
     options = {"scale": "init_scale", "nu": "init_nu"}
-    if reg.family.describe().get("name") == "ridge":
-        options.update(shape="init_shape", budget="init_budget", rest="init_rest")
     given = {k: float(cfg[key]) for k, key in options.items() if cfg.get(key) is not None}
     return reg.family.init_theta(dtype=torch.float64, **given)
 
@@ -125,7 +123,8 @@ def draw_ridge(family, theta: torch.Tensor, path: str | Path, title: str) -> Pat
     R = family.at(theta.double())
     p = family.unpack(theta.double())
     J = family.num_filters
-    order = torch.argsort(p.kernels.flatten(1).norm(dim=1), descending=True).tolist()  # strongest filters first
+    act = filter_activity(family, theta)
+    order = torch.argsort(torch.tensor(act.norms), descending=True).tolist()  # strongest filters first
     cols = min(12, J)
     rows = math.ceil(J / cols)
     fig = plt.figure(figsize=(cols * 1.0, rows * 1.1 + 3.6))
@@ -155,7 +154,6 @@ def draw_ridge(family, theta: torch.Tensor, path: str | Path, title: str) -> Pat
     ax.yaxis.set_label_position("right")
     ax.set_title(f"certified negative curvature {R.negative_curvature_bound():.3f} (prescribed <= {family.weak_convexity})",
                  fontsize=9)
-    act = filter_activity(family, theta)
     fig.suptitle(f"{title}; {act.active} of {J} filters above {act.threshold:g} x the largest norm", fontsize=10)
     return save_figure(fig, path)
 

@@ -692,13 +692,15 @@ _HELP = {
     "weak_convexity": "ridge: prescribed bound rho_max on the certified negative curvature of R; the lower-level "
                       "modulus is lambda_min(A^T A) + mu - tau rho_max > 0 (must stay below the data term's modulus)",
     "atom": "ridge: weakly convex atom of the potentials, cauchy (log(1 + v^2)/2) or welsch ((1 - exp(-v^2))/2)",
-    "atom_sign": "ridge: add the atom to the smoothed absolute value (+ rho_j/kappa s_j^2 phi: more penalty everywhere, the default) or subtract it (- rho_j s_j^2 phi: less penalty on large responses, edge-preserving); either way psi_j'' >= -rho_j",
+    "atom_sign": "ridge: add the atom to the smoothed absolute value (+ rho_j/kappa s_j^2 phi: more penalty "
+                 "everywhere, the default) or subtract it (- rho_j s_j^2 phi: less penalty on large responses, "
+                 "edge-preserving); either way psi_j'' >= -rho_j",
     "kernel_scale": "ridge: the filters are kernel_scale times their block of theta (a diagonal preconditioner: "
                     "a step alpha moves the filters by alpha kernel_scale^2 and the potentials by alpha)",
     "init_shape": "ridge: initial scale s_j of the weakly convex atom, in units of the TV filters' norm",
     "init_budget": "ridge: initial fraction tau of the prescribed weak convexity in use, in (0, 1)",
-    "init_rest": "ridge: initial norm of the filters beyond the 2C first differences, relative to theirs (default 0.01: "
-                 "nearly inactive; they grow only as fast as their norm, so a small value leaves them unused)",
+    "init_rest": "ridge: initial norm of the filters beyond the 2C first differences, relative to theirs "
+                 "(default 0.01: nearly inactive)",
     "maid_rho": "MAID backtracking factor",
     "maid_shrink": "MAID accuracy factor after a failure",
     "maid_grow": "MAID accuracy factor after a success",
