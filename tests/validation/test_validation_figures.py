@@ -294,9 +294,20 @@ def test_estimate_from_costs() -> None:
     assert est["total_hours_idle_two_cores"] == pytest.approx(est["total_units"] * 1e-3 / 3600)
     with pytest.raises(ValueError, match="no measurement"):
         evidence.estimate_plan(exps, sc, {**costs, "kinds": {}})
+    assert est["remaining_units"] == pytest.approx(est["total_units"]) and est["remaining_hours_here"] is None
+    # a resumed job: two runs and the bound check done, converted with a unit measured here (2 runs at a time)
+    done = ["den-isgd-constant-0.001-s0", "den-maid-certified-s0"]
+    part = evidence.estimate_plan(exps, sc, costs, finished=done, bound_done=True, local_unit_seconds=5e-3, parallel=2)
+    left = part["total_units"] - part["bound_units"] - sum(r["units"] for r in part["runs"] if r["name"] in done)
+    assert part["finished_runs"] == sorted(done) and part["remaining_units"] == pytest.approx(left)
+    assert part["remaining_hours_here"] == pytest.approx(left * 5e-3 / 2 / 3600)
+    assert part["remaining_hours_idle_two_cores"] == pytest.approx(left * 1e-3 / 3600)
+    with pytest.raises(ValueError, match="parallel"):
+        evidence.estimate_plan(exps, sc, costs, parallel=0)
 
 
-def test_measured_costs_feed_the_estimate(tmp_path: Path) -> None:
+def test_measured_costs_feed_the_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture) -> None:
     root = synthetic_results(tmp_path / "sample")
     plan = json.loads((root / "experiments.json").read_text())
     for e in plan["experiments"]:  # 10 s of CPU per run, half of its wall time in evaluations, unit 2 ms
@@ -315,12 +326,41 @@ def test_measured_costs_feed_the_estimate(tmp_path: Path) -> None:
     assert set(costs["kinds"]) == {"denoising/isgd/float32", "denoising/maid/float32", "deblurring/isgd/float32",
                                    "deblurring/maid/float64", "denoising/isgd/float64"}
     assert costs["idle_unit_seconds"] > 0 and costs["commits"] == ["0123abc"]
+    # a kind's cost is the median over its runs: one run slowed for a while does not set it; a run whose
+    # accounting misses a killed session is listed but not used
+    kind = "denoising/isgd/float32"
+    names = costs["kinds"][kind]["runs"]
+    assert len(names) >= 3
+    typical = costs["kinds"][kind]["units_per_computation"]
+    slow, killed = names[0], names[1]
+    job = json.loads((root / "runs" / slow / "job.json").read_text())
+    write_json_atomic(root / "runs" / slow / "job.json", {**job, "cpu_seconds": 100.0})
+    write_json_atomic(root / "runs" / killed / "job.json", {**job, "unrecorded_sessions": True})
+    again = json.loads(evidence.measure_costs(root, tmp_path / "costs2.json").read_text())
+    assert killed not in again["kinds"][kind]["runs"] and slow in again["kinds"][kind]["runs"]
+    assert next(r for r in again["runs"] if r["name"] == killed)["partial_accounting"]
+    assert again["kinds"][kind]["units_per_computation"] == pytest.approx(typical)
+    assert again["kinds"][kind]["largest_units_per_computation"] > 5 * typical
     est = evidence.estimate_plan(experiment_set(SCALES["tiny"], check_data=False), SCALES["tiny"], costs)
     assert len(est["runs"]) == len(plan["experiments"]) and est["total_units"] > 0
     out = tmp_path / "est"
     assert main(["-q", "figures", "--scale", "tiny", "--estimate", "--costs", str(tmp_path / "costs.json"),
                  "--out", str(out)]) == 0
     assert json.loads((out / "estimate.json").read_text())["scale"] == "tiny"
+    # resuming: a finished run in --out is left out of the remaining time; --calibrate measures the unit here
+    done = plan["experiments"][0]["name"]
+    shutil.copytree(root / "runs" / done, out / "runs" / done)
+    monkeypatch.setattr(evidence, "reference_unit_seconds", lambda repeats=3: 4e-3)
+    assert main(["-q", "figures", "--scale", "tiny", "--estimate", "--calibrate", "--max-parallel", "3", "--costs",
+                 str(tmp_path / "costs.json"), "--out", str(out)]) == 0
+    est = json.loads((out / "estimate.json").read_text())
+    assert est["finished_runs"] == [done] and est["local_unit_seconds"] == 4e-3 and est["parallel"] == 3
+    left = est["total_units"] - next(r["units"] for r in est["runs"] if r["name"] == done)
+    assert est["remaining_units"] == pytest.approx(left)
+    assert est["remaining_hours_here"] == pytest.approx(left * 4e-3 / 3 / 3600)
+    assert "remaining" in capsys.readouterr().out
+    assert main(["-q", "figures", "--scale", "tiny", "--calibrate", "--out", str(out)]) != 0
+    assert "--calibrate only goes with --estimate" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------------------
@@ -536,6 +576,14 @@ def test_runs_through_the_local_executor_two_at_a_time(tmp_path: Path) -> None:
     for e in exps:
         job = json.loads((tmp_path / "runs" / e.name / "job.json").read_text())
         assert job["torch_threads"] == 1 and job["cpu_seconds"] > 0
+    # a session killed before writing job.json (simulated by deleting it) is flagged by the next session
+    path = tmp_path / "runs" / exps[0].name
+    fg.train_job(exps[0].config.as_dict(), str(path), threads=1)
+    assert json.loads((path / "job.json").read_text())["sessions"] == 2
+    assert "unrecorded_sessions" not in json.loads((path / "job.json").read_text())
+    (path / "job.json").unlink()
+    fg.train_job(exps[0].config.as_dict(), str(path), threads=1)
+    assert json.loads((path / "job.json").read_text())["unrecorded_sessions"] is True
     with fg._lock(tmp_path / "runs" / ".locks" / f"{exps[0].name}.lock"):
         with pytest.raises(fg.RunLocked, match="another process"):
             fg.train_job(exps[0].config.as_dict(), str(tmp_path / "runs" / exps[0].name))

@@ -22,9 +22,10 @@ Cost model (what :func:`estimate_plan` assumes, in words). Every run's CPU time 
 time of one *reference unit* measured in the same process right after it (one image-iteration of a
 certified hypergradient at batch 8, 96x96, float32, one thread: :func:`reference_unit_seconds`), so
 costs are counted in units that do not depend on how loaded the machine was. From the sample runs:
-units per computation of each kind of run (task, method, dtype; the largest over the sample's runs),
-units per image of an evaluation (the largest per-image cost seen, times :data:`EVAL_GROWTH`:
-evaluations get dearer as the regularizer is learned), units per image and analysed iterate of the
+units per computation of each kind of run (task, method, dtype; the median over the measured runs),
+units per image of an evaluation (the median of the runs' mean per-image costs, times :data:`EVAL_GROWTH`
+where the planned run is more than twice as long as the measured ones: evaluations get dearer as the
+regularizer is learned, which a short sample run does not see), units per image and analysed iterate of the
 bound check, units of the artifacts. A run of the plan costs ``budget x units/computation +
 evaluations x images x units/image``. The wall time on two idle cores is the sum over the plan times the *idle* seconds of one
 unit, taken from the committed throughput benchmark (``benchmarks/results/throughput_cpu.json``:
@@ -412,9 +413,27 @@ def _kind(cfg: dict) -> str:
     return f"{cfg['task']}/{cfg['method']}/{cfg.get('dtype', 'float32')}"
 
 
+def _partial_accounting(job: dict, summary: dict) -> bool:
+    """Whether ``job.json`` misses sessions of its run: a session killed before it could write it (the
+    run resumed later from a checkpoint). Flagged by :func:`~validation.experiments.figures.train_job`
+    since it knows, and for older records detected by a recorded wall time below the run's own
+    algorithm time (which the checkpoints carry across sessions)."""
+    if job.get("unrecorded_sessions"):
+        return True
+    algo = summary.get("algorithm_wall_time")
+    return algo is not None and float(job.get("wall_seconds") or 0.0) < 0.95 * float(algo)
+
+
 def measure_costs(root: str | Path, out_file: str | Path) -> Path:
-    """Per-computation costs of the runs in ``root`` (a ``paper-sample`` folder) in reference units,
-    written to ``out_file`` (JSON) for :func:`estimate_plan`."""
+    """Per-computation costs of the runs in ``root`` (a ``paper-sample`` folder, or the finished runs
+    of a larger scale) in reference units, written to ``out_file`` (JSON) for :func:`estimate_plan`.
+
+    A run's CPU seconds are split between the algorithm and its evaluations in the ratio of their wall
+    times. The cost of a kind of run is the *median* over its runs (a run paused or slowed for a while
+    skews that split; the median of many runs is robust to it, the largest is not) with the largest kept
+    beside it. Runs whose accounting misses a session (:func:`_partial_accounting`) are listed but not
+    used.
+    """
     root = Path(root)
     plan = pr.load_plan(root)
     runs, kinds = [], {}
@@ -432,23 +451,27 @@ def measure_costs(root: str | Path, out_file: str | Path) -> Path:
         cpu_eval = cpu * eval_wall / wall if wall > 0 else 0.0
         comps = int(summary.get("computations", 0))
         images = int(min(cfg.get("eval_train_count") or 10**9, cfg["train_count"])) + int(cfg.get("test_count") or 0)
-        per_eval = [float(r.get("eval_seconds") or 0.0) for r in evals]
-        worst = max(per_eval) / (sum(per_eval) / len(per_eval)) if per_eval and sum(per_eval) > 0 else 1.0
-        row = {"name": e["name"], "kind": _kind(cfg), "crop": cfg.get("crop"), "computations": comps,
-               "iterations": summary.get("iterations"), "cpu_seconds": cpu, "wall_seconds": wall,
-               "reference_seconds": ref, "units": cpu / ref,
+        row = {"name": e["name"], "kind": _kind(cfg), "crop": cfg.get("crop"), "budget": cfg.get("budget"),
+               "computations": comps, "iterations": summary.get("iterations"), "cpu_seconds": cpu,
+               "wall_seconds": wall, "reference_seconds": ref, "units": cpu / ref,
                "units_per_computation": (cpu - cpu_eval) / ref / comps if comps else None,
-               "units_per_image_evaluation": cpu_eval / ref / (len(evals) * images) * worst if evals else None,
-               "load": job.get("load_at_start")}
+               "units_per_image_evaluation": cpu_eval / ref / (len(evals) * images) if evals else None,
+               "load": job.get("load_at_start"), "partial_accounting": _partial_accounting(job, summary)}
         runs.append(row)
-        k = kinds.setdefault(row["kind"], {"units_per_computation": 0.0, "units_per_image_evaluation": 0.0, "runs": []})
+        if row["partial_accounting"]:
+            continue
+        k = kinds.setdefault(row["kind"], {"runs": [], "budget": 0})
         k["runs"].append(e["name"])
+        k["budget"] = max(k["budget"], int(cfg.get("budget") or 0))
+    for name, k in kinds.items():
+        rows = [r for r in runs if r["name"] in k["runs"]]
         for key in ("units_per_computation", "units_per_image_evaluation"):
-            if row[key] is not None:
-                k[key] = max(k[key], row[key])
+            vals = [r[key] for r in rows if r[key] is not None]
+            k[key] = float(np.median(vals)) if vals else 0.0
+            k[key.replace("units", "largest_units", 1)] = float(max(vals)) if vals else 0.0
     bound = _read_json(root / "bound" / "job.json")
     timing = _read_json(root / "timing.json")
-    refs = [r["reference_seconds"] for r in runs]
+    refs = [r["reference_seconds"] for r in runs if not r["partial_accounting"]]
     ref_mean = float(np.mean(refs)) if refs else math.nan
     out: dict[str, Any] = {"measured_in": ".", "scale": plan["scale"]["name"], "runs": runs, "kinds": kinds,
                            "reference_seconds_mean": ref_mean,
@@ -473,10 +496,22 @@ class RunEstimate:
     evaluations: int
     units: float
     seconds_idle: float | None
+    finished: bool = False
 
 
-def estimate_plan(exps: list, scale, costs: dict) -> dict[str, Any]:
-    """The time of every run of ``exps`` (and of the bound check and the artifacts) from measured ``costs``."""
+def estimate_plan(exps: list, scale, costs: dict, finished: Iterable[str] = (), bound_done: bool = False,
+                  local_unit_seconds: float | None = None, parallel: int = 2) -> dict[str, Any]:
+    """The time of every run of ``exps`` (and of the bound check and the artifacts) from measured ``costs``.
+
+    ``finished`` names the runs already done (a resumed job) and ``bound_done`` says whether the bound
+    check's analysis is; the ``remaining_*`` totals leave them out. ``local_unit_seconds`` (a reference
+    unit measured on this machine now, :func:`reference_unit_seconds`, one thread) converts the
+    remaining units into hours on this machine with ``parallel`` single-threaded runs at a time
+    (``remaining_hours_here``), instead of the committed idle unit of another machine.
+    """
+    if parallel < 1:
+        raise ValueError(f"parallel must be a positive number of runs at a time, got {parallel}")
+    finished = set(finished)
     idle = costs.get("idle_unit_seconds")
     kinds = costs["kinds"]
     rows: list[RunEstimate] = []
@@ -491,9 +526,11 @@ def estimate_plan(exps: list, scale, costs: dict) -> dict[str, Any]:
         pix = (cfg.crop_size / 96.0) ** 2 if kind.startswith("denoising") else (cfg.crop_size / 256.0) ** 2
         n_eval = cfg.budget // cfg.eval_every + 2
         images = min(cfg.eval_train_count or cfg.train_count or 0, cfg.train_count or 0) + (cfg.test_count or 0)
+        growth = EVAL_GROWTH if cfg.budget > 2 * int(k.get("budget") or 0) else 1.0
         units = pix * (k["units_per_computation"] * cfg.budget
-                       + EVAL_GROWTH * k["units_per_image_evaluation"] * n_eval * images)
-        rows.append(RunEstimate(e.name, kind, cfg.budget, n_eval, units, units * idle if idle else None))
+                       + growth * k["units_per_image_evaluation"] * n_eval * images)
+        rows.append(RunEstimate(e.name, kind, cfg.budget, n_eval, units, units * idle if idle else None,
+                                e.name in finished))
     if missing:
         raise ValueError(f"the costs file has no measurement of the run kinds {sorted(missing)}; run the "
                          "paper-sample scale with --measure-costs first")
@@ -504,13 +541,20 @@ def estimate_plan(exps: list, scale, costs: dict) -> dict[str, Any]:
             bound_runs[0].config.train_count or 0)
     artifact_units = float(costs.get("artifact_units") or 0.0) * 3  # the sample has fewer seeds and milestones
     total_units = sum(r.units for r in rows) + bound_units + artifact_units
+    remaining = sum(r.units for r in rows if not r.finished) + (0.0 if bound_done else bound_units) + artifact_units
     out = {"runs": [r.__dict__ for r in rows], "bound_units": bound_units, "artifact_units": artifact_units,
            "total_units": total_units, "idle_unit_seconds": idle, "idle_unit_source": costs.get("idle_unit_source"),
            "total_hours_idle_two_cores": total_units * idle / 3600.0 if idle else None,
            "reference_seconds_measured": costs.get("reference_seconds_mean"),
            "total_hours_as_measured_two_processes": total_units * costs.get("reference_seconds_mean", math.nan) / 2 / 3600.0,
            "assumption": "one run at a time with two threads on the idle machine (the committed throughput "
-                         "benchmark's speed); two single-threaded runs at a time are expected to be at least as fast"}
+                         "benchmark's speed); two single-threaded runs at a time are expected to be at least as fast",
+           "finished_runs": sorted(r.name for r in rows if r.finished), "bound_done": bool(bound_done),
+           "remaining_units": remaining,
+           "remaining_hours_idle_two_cores": remaining * idle / 3600.0 if idle else None,
+           "local_unit_seconds": local_unit_seconds, "parallel": parallel,
+           "remaining_hours_here": (remaining * local_unit_seconds / parallel / 3600.0
+                                    if local_unit_seconds else None)}
     return out
 
 
@@ -519,8 +563,15 @@ def default_costs_file() -> Path:
 
 
 def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, test_data_dir: str | None,
-                     costs_file: str | None, seeds: int | None) -> int:
-    """``isgd figures --estimate``: print the plan with the time of every run, write OUT/estimate.json."""
+                     costs_file: str | None, seeds: int | None, calibrate: bool = False,
+                     parallel: int | None = None) -> int:
+    """``isgd figures --estimate``: print the plan with the time of every run, write OUT/estimate.json.
+
+    Runs already finished in ``out`` (a job that is being resumed) are marked and left out of the
+    remaining time. With ``calibrate`` the reference unit is measured on this machine first (about half a
+    minute, one thread, at the machine's present load) and the remaining time is also given in hours
+    here, with ``parallel`` runs at a time (default: the scale's).
+    """
     from .figures import SCALES, experiment_set
 
     scale = SCALES[scale_name]
@@ -530,19 +581,44 @@ def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, tes
                                 "--data-dir ... --test-data-dir ... --measure-costs FILE`")
     costs = json.loads(path.read_text())
     notes: list[str] = []
+    out = Path(out)
     exps = experiment_set(scale, data_dir=data_dir, test_data_dir=test_data_dir, seeds=seeds, notes=notes,
-                          check_data=bool(data_dir), split_dir=Path(out) / "splits")
-    est = estimate_plan(exps, scale, costs)
-    est.update(scale=scale.name, costs_file=str(path.name), notes=notes)
-    write_json_atomic(Path(out) / "estimate.json", _finite(est))
+                          check_data=bool(data_dir), split_dir=out / "splits")
+    finished = [e.name for e in exps if (out / "runs" / e.name / "summary.json").exists()]
+    bound_done = (out / "bound" / "bound.json").exists()
+    local = load = None
+    if calibrate:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+            log.info("measuring the reference unit on this machine (one thread, load %s)", load)
+            local = reference_unit_seconds()
+        finally:
+            torch.set_num_threads(threads)
+    par = parallel if parallel is not None else scale.parallel
+    est = estimate_plan(exps, scale, costs, finished=finished, bound_done=bound_done, local_unit_seconds=local,
+                        parallel=par)
+    est.update(scale=scale.name, costs_file=str(path.name), notes=notes, load_at_calibration=load)
+    write_json_atomic(out / "estimate.json", _finite(est))
     idle = est["idle_unit_seconds"]
     lines = [f"{'run':34s} {'kind':28s} {'budget':>8s} {'evals':>5s} {'minutes (idle)':>14s}"]
     for r in est["runs"]:
         lines.append(f"{r['name']:34s} {r['kind']:28s} {r['budget']:8d} {r['evaluations']:5d} "
-                     f"{(r['seconds_idle'] or math.nan) / 60:14.1f}")
-    lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} min; artifacts: "
+                     f"{(r['seconds_idle'] or math.nan) / 60:14.1f}{'  finished' if r['finished'] else ''}")
+    lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} min"
+                 f"{' (finished)' if bound_done else ''}; artifacts: "
                  f"{est['artifact_units'] * (idle or math.nan) / 60:.1f} min")
     lines.append(f"total: {est['total_hours_idle_two_cores']:.2f} h on two idle cores "
                  f"({est['total_hours_as_measured_two_processes']:.2f} h at the load of the cost measurement)")
+    if finished or bound_done:
+        lines.append(f"remaining ({len(finished)} of {len(est['runs'])} runs finished in {out}): "
+                     f"{(est['remaining_hours_idle_two_cores'] or math.nan):.2f} h on two idle cores")
+    if local:
+        lines.append(f"on this machine now (reference unit {local * 1e3:.2f} ms, one thread, load "
+                     f"{load if load is None else round(load, 2)}; {par} run(s) at a time): "
+                     f"{est['remaining_hours_here']:.2f} h remaining")
     print("\n".join(lines))  # noqa: T201 (the command's output)
     return 0

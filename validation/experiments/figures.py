@@ -593,7 +593,8 @@ def _lock(path: Path):
 def train_job(config: dict, out: str, threads: int | None = None, reference: bool = False) -> dict:
     """One run of the figures (the job the sweep machinery executes): take the run's lock, train or
     resume it with ``threads`` torch threads, and write ``job.json`` (CPU and wall seconds of this
-    session, threads, load; with ``reference`` the CPU seconds of the cost model's reference unit
+    session plus the recorded earlier ones, threads, load, ``unrecorded_sessions`` where an earlier
+    session was killed before it could write its own; with ``reference`` the CPU seconds of the cost model's reference unit
     measured right after the run in the same process) and ``stats.json``
     (:func:`paper_results.run_statistics`) beside it."""
     path = Path(out)
@@ -602,6 +603,9 @@ def train_job(config: dict, out: str, threads: int | None = None, reference: boo
         if threads is not None:
             torch.set_num_threads(int(threads))
         cfg = TrainConfig.from_dict(config)
+        previous = path / "job.json"
+        # progress without a job.json: an earlier session was killed before it could account for itself
+        unrecorded = not previous.exists() and (path / "metrics.csv").exists()
         c0, w0 = _cpu_seconds(), time.perf_counter()
         load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         res = train(cfg, path, resume=True)
@@ -616,12 +620,14 @@ def train_job(config: dict, out: str, threads: int | None = None, reference: boo
             from .evidence import reference_unit_seconds
 
             job["reference_seconds"] = reference_unit_seconds()
-        previous = path / "job.json"
         if previous.exists():  # a resumed run: add the earlier sessions
             old = json.loads(previous.read_text())
             for k in ("cpu_seconds", "wall_seconds"):
                 job[k] += float(old.get(k, 0.0))
             job["sessions"] = int(old.get("sessions", 1)) + 1
+            unrecorded = unrecorded or bool(old.get("unrecorded_sessions"))
+        if unrecorded:
+            job["unrecorded_sessions"] = True
         write_json_atomic(previous, job)
         write_stats(path)
         return res.summary
@@ -1296,6 +1302,11 @@ def add_figures_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--estimate", action="store_true",
                    help="train nothing: print the plan of the scale with the estimated time of every run (from the "
                         "costs measured by --scale paper-sample, see --costs) and write it to OUT/estimate.json")
+    p.add_argument("--calibrate", action="store_true",
+                   help="with --estimate: first measure the reference unit on this machine (about half a minute, one "
+                        "thread, at its present load) and also give the remaining time in hours here, with "
+                        "--max-parallel runs at a time (default: the scale's); runs already finished in --out are "
+                        "always left out of the remaining time")
     p.add_argument("--costs", default=None, metavar="FILE",
                    help="measured costs for --estimate (default: benchmarks/results/paper_costs_cpu.json of the source "
                         "tree)")
@@ -1320,10 +1331,13 @@ def run_figures_command(args: argparse.Namespace) -> int:
         else:
             print(table)  # noqa: T201 (the command's output)
         return 0
+    if args.calibrate and not args.estimate:
+        raise ValueError("--calibrate only goes with --estimate (it measures the speed of this machine for the estimate)")
     if args.estimate:
         from .evidence import estimate_command
 
-        return estimate_command(args.scale, out, args.data_dir, args.test_data_dir, args.costs, args.seeds)
+        return estimate_command(args.scale, out, args.data_dir, args.test_data_dir, args.costs, args.seeds,
+                                calibrate=args.calibrate, parallel=args.max_parallel)
     res = run_figures(out, args.scale, data_dir=args.data_dir, test_data_dir=args.test_data_dir, device=args.device,
                       seeds=args.seeds, only=args.only, draw_only=args.draw_only, parallel=args.max_parallel,
                       threads=args.threads, export=args.export, allow_dirty=args.allow_dirty)
