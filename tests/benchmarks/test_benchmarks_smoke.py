@@ -155,6 +155,9 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     theta = json.loads((tmp_path / "quality_ridge_theta.json").read_text())
     assert theta["regularizer"]["name"] == "ridge" and len(theta["theta"]) == theta["regularizer"]["dim"]
     assert ("cbm3d" in methods) == ("cbm3d_note" not in d)
+    assert d["eval_dtype"] == "float64"
+    for part in (crops, train, full):  # every variational solve certified in float64
+        assert part["uncertified"] == {"tv": 0, "foe": 0, "ridge": 0}
     assert (tmp_path / "ridge-run" / "summary.json").exists() and d["ridge"]["stop"] == "budget"
     (tmp_path / "quality_ridge_filters.png").unlink()
     assert _run("bench_quality.py", "--draw-only", "--out", str(out)).returncode == 0
@@ -177,3 +180,20 @@ def test_bound_tiny(tmp_path):
     assert d["goals"]["bound_never_below_true_error"]["met"]
     assert (tmp_path / "bound.png").stat().st_size > 0
     assert not (tmp_path / "bound.partial.json").exists()  # removed once the result is written
+
+
+def test_quality_counts_solves_without_the_certificate():
+    """A float32 solve asked for an accuracy below its precision floor stops uncertified, and is counted."""
+    import torch
+
+    from benchmarks.bench_quality import denoise, tv_problem, tv_theta
+    from bilevel.data import DENOISING_SIGMA, embedded_crops, make_measurements
+    from bilevel.operators import Identity
+
+    x = embedded_crops("test", 32, 3)
+    y = make_measurements(Identity(), x, DENOISING_SIGMA, 0).y
+    problem, fam = tv_problem()
+    out, missed = denoise(problem, tv_theta(fam, 0.05, torch.float64), y.double(), 1e-3)
+    assert missed == 0 and out.dtype == torch.float64
+    out, missed = denoise(problem, tv_theta(fam, 0.05, torch.float32), y.float(), 1e-7)
+    assert missed == 3
