@@ -12,6 +12,7 @@ from validation.experiments.intervals import (
     Interval,
     combine,
     exceeds,
+    margin_note,
     mean_interval,
     not_worse,
     paired_interval,
@@ -79,6 +80,15 @@ def test_exceeds_rule() -> None:
     assert exceeds(_iv(0.2, 0.0, 0.4), 0.0) == INCONCLUSIVE  # touching 0 is not above it
     with pytest.raises(ValueError, match="margin"):
         exceeds(_iv(1, 0, 2), -1.0)
+
+
+def test_margin_note_only_for_a_positive_difference_below_the_margin() -> None:
+    note = margin_note(_iv(0.05, 0.01, 0.09), 0.1, " dB")
+    assert "positive" in note and "0.1 dB" in note
+    assert margin_note(_iv(-0.5, -0.8, -0.2), 0.0) == ""  # reversed: "not supported" says it all
+    assert margin_note(_iv(0.5, 0.2, 0.8), 0.1) == ""  # supported
+    assert margin_note(_iv(0.08, 0.01, 0.15), 0.1) == ""  # inconclusive
+    assert margin_note(mean_interval([5.0], "seed 0"), 0.1) == ""  # no interval
 
 
 def test_not_worse_rule() -> None:

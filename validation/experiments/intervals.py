@@ -42,6 +42,7 @@ __all__ = [
     "Interval",
     "combine",
     "exceeds",
+    "margin_note",
     "mean_interval",
     "not_worse",
     "paired_interval",
@@ -146,6 +147,15 @@ def exceeds(iv: Interval, margin: float = 0.0) -> str:
     if iv.high <= margin:
         return NOT_SUPPORTED
     return INCONCLUSIVE
+
+
+def margin_note(iv: Interval, margin: float, unit: str = "") -> str:
+    """The sentence that keeps a "not supported" of :func:`exceeds` from reading as "not higher": empty
+    unless the interval lies above 0 and yet at or below ``margin`` (a real but smaller difference)."""
+    if iv.defined and iv.low > 0 and iv.high <= margin:
+        return (f" The difference is positive (its interval lies above 0) but confidently below the margin of "
+                f"{margin:g}{unit}: real, yet too small to count as the claimed improvement.")
+    return ""
 
 
 def not_worse(iv: Interval, margin: float) -> str:

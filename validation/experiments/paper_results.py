@@ -42,6 +42,7 @@ from .intervals import (
     Interval,
     combine,
     exceeds,
+    margin_note,
     mean_interval,
     not_worse,
     paired_interval,
@@ -746,7 +747,7 @@ def verdicts_fig4(results_dir: str | Path) -> list[Verdict]:
             f"at the end: ISGD {_fmt(ri.final('test_psnr'))} dB, MAID {_fmt(m.final('test_psnr'))} dB. At MAID's "
             f"{len(pts)} evaluations after the start, ISGD's test PSNR (its last evaluation by then) is higher {above} "
             f"times. Supported only if the interval is above 0 (mean at least {PSNR_MARGIN_DB} dB) and ISGD is higher "
-            "at every one of them.",
+            "at every one of them." + margin_note(iv, PSNR_MARGIN_DB, " dB"),
             status, {"interval": iv.as_dict(), "above": above, "points": len(pts)}, scale,
             (int(ri.spec.get("seed", 0)),), (iv.text(3, "dB"),)))
     return out
@@ -775,7 +776,7 @@ def verdicts_fig5(results_dir: str | Path) -> list[Verdict]:
             f"Shown test image {meta['image_index']}: blurry {panels['blurry']['psnr']:.2f} dB, {m['label']} "
             f"{m['psnr']:.2f} dB, ISGD {isgd['psnr']:.2f} dB. Over every held-out test image, ISGD minus MAID: "
             f"{iv.text(3, 'dB')} (supported: interval above 0, mean at least {PSNR_MARGIN_DB} dB; one training run per "
-            "method).",
+            "method)." + margin_note(iv, PSNR_MARGIN_DB, " dB"),
             exceeds(iv, PSNR_MARGIN_DB), {"isgd": isgd["psnr"], "maid": m["psnr"], "interval": iv.as_dict()}, scale,
             tuple(meta.get("seeds", ())), (iv.text(3, "dB"),)))
     return out
