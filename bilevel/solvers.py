@@ -106,6 +106,7 @@ def solve_lower(
     check_every: int | None = None,
     stall_iters: int = 1000,
     step_rule: str = "certified",
+    warn: bool = True,
 ) -> LowerLevelResult:
     r"""Accelerated gradient descent on every ``h_i(., theta)``, stopped per image.
 
@@ -137,6 +138,8 @@ def solve_lower(
         ``psi''`` is largest); on photographs the curvature met is 2.5-4 times smaller (measured on the
         embedded deblurring crops), so the adaptive step needs 35-55 % fewer iterations there. The
         stopping test, hence the certified accuracy, is the same.
+    warn: log a warning when some image stops without the certificate (``False`` for a pre-solve
+        whose floor is expected, as in :func:`solve_lower_mixed`).
     """
     y = lower.y
     B = y.shape[0]
@@ -237,7 +240,7 @@ def solve_lower(
         ya = x_new + _bcast(beta, x_new) * (x_new - xa)
         xa = x_new
     converged = out_gn <= tol_all
-    if not bool(converged.all()):
+    if warn and not bool(converged.all()):
         log.warning(
             "lower-level solver stopped before ||grad h|| <= mu eps on %d of %d images (max_iter=%d or no "
             "progress for %d iterations; largest ||grad h|| / (mu eps) = %.3g). In float32 this is usually "
@@ -245,6 +248,51 @@ def solve_lower(
             int((~converged).sum()), B, max_iter, stall_iters, float((out_gn / tol_all).max()),
         )
     return LowerLevelResult(out_x, out_it, out_gn, converged, out_it + 1, mu_h, L_h)
+
+
+def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max_iter: int = 20000,
+                      presolve_stall_iters: int = 200, **options) -> LowerLevelResult:
+    r""":func:`solve_lower` for float64 ``theta`` and ``y``, started from a float32 solve.
+
+    Most of the iterations of a certified float64 solve are spent far from the tolerance, where
+    float32 does the same work for about half the memory traffic. The problem is first solved in float32 to ``eps`` (or to its precision floor:
+    the float32 stage stops without a warning after ``presolve_stall_iters`` iterations without
+    progress), then the float64 solve starts from that point and certifies ``||x - x^_i|| <= eps_i``
+    with the same stopping test as a cold float64 solve, so the guarantee is unchanged. Measured on
+    8 McMaster 96x96 crops with a learned FoE (one thread): the float64 stage needs no iteration at
+    ``eps`` = 1e-2 and 1e-3, and the whole solve takes 0.59x and 0.47x the CPU time of a cold float64
+    solve.
+
+    An image the float64 stage does not certify (an accelerated method started very close to the
+    solution can oscillate for longer than the stall test allows) is solved again cold in float64, so
+    the outcome is never worse than a plain float64 solve. ``iterations`` and ``gradient_evals`` of
+    the result count every stage. Other dtypes (and a float32 stage that fails with non-finite
+    values) fall back to a plain :func:`solve_lower`. ``options`` go to every stage.
+    """
+    if theta.dtype != torch.float64 or y.dtype != torch.float64:
+        return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
+    try:
+        pre_options = {k: v for k, v in options.items() if k != "stall_iters"}
+        pre = solve_lower(problem.bind(theta.float(), y.float()), eps, max_iter=max_iter,
+                          stall_iters=presolve_stall_iters, warn=False, **pre_options)
+    except FloatingPointError as exc:
+        log.info("float32 pre-solve failed (%s); solving in float64 from the start", exc)
+        return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
+    res = solve_lower(problem.bind(theta, y), eps, pre.x.double(), max_iter=max_iter, warn=False, **options)
+    res = res._replace(iterations=res.iterations + pre.iterations, gradient_evals=res.gradient_evals + pre.gradient_evals)
+    if bool(res.converged.all()):
+        return res
+    # an accelerated method started very close to the solution can oscillate longer than the stall
+    # test allows (seen on ill-conditioned deblurring at eps = 1e-7): solve those images cold
+    idx = (~res.converged).nonzero().flatten()
+    eps_t = torch.as_tensor(eps, dtype=y.dtype, device=y.device)
+    cold = solve_lower(problem.bind(theta, y.index_select(0, idx)),
+                       eps_t.index_select(0, idx) if eps_t.ndim else eps, max_iter=max_iter, **options)
+    x, it, gn, conv, ge = (t.clone() for t in (res.x, res.iterations, res.grad_norm, res.converged, res.gradient_evals))
+    x[idx], gn[idx], conv[idx] = cold.x, cold.grad_norm, cold.converged
+    it[idx] += cold.iterations
+    ge[idx] += cold.gradient_evals
+    return res._replace(x=x, iterations=it, grad_norm=gn, converged=conv, gradient_evals=ge)
 
 
 def conjugate_gradient(

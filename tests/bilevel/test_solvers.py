@@ -7,7 +7,7 @@ import torch
 from bilevel.foe import FieldOfExperts
 from bilevel.operators import GaussianBlur, Identity
 from bilevel.problem import LowerLevelProblem
-from bilevel.solvers import conjugate_gradient, solve_lower
+from bilevel.solvers import conjugate_gradient, solve_lower, solve_lower_mixed
 
 
 def _bound(seed=0, op=None, mu=0.0, shape=(3, 3, 10, 10), scale=0.1, nu=0.03):
@@ -77,6 +77,58 @@ def test_max_iter_reports_not_converged(caplog):
     assert not bool(res.converged.any())
     assert bool((res.iterations == 3).all())
     assert "stopped before" in caplog.text
+
+
+@pytest.mark.parametrize("blur", [False, True])
+def test_mixed_precision_solve_certifies_the_same_distance(blur, caplog):
+    """A float32 pre-solve then float64: the float64 test certifies eps also below float32's floor
+    (1e-7 here), without the pre-solve's expected warning; both stages' iterations are counted."""
+    op, mu = (GaussianBlur(5, 1.5), 0.05) if blur else (Identity(), 0.0)
+    lower = _bound(seed=2, op=op, mu=mu, scale=0.5, nu=0.02)
+    problem = LowerLevelProblem(op, lower.reg.family, mu)
+    theta, y = lower.reg.theta, lower.y
+    exact = solve_lower(lower, 1e-12).x
+    for eps in (1e-3, 1e-7):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            res = solve_lower_mixed(problem, theta, y, eps)
+        assert "stopped before" not in caplog.text
+        assert bool(res.converged.all()) and res.x.dtype == torch.float64
+        assert bool(((res.x - exact).flatten(1).norm(dim=1) <= eps).all())
+        assert bool((lower.gradient(res.x).flatten(1).norm(dim=1) <= lower.modulus * eps).all())
+        pre = solve_lower(problem.bind(theta.float(), y.float()), eps, stall_iters=200, warn=False)
+        assert torch.equal(res.iterations >= pre.iterations, torch.ones_like(res.converged))
+        assert bool((res.gradient_evals >= res.iterations + 2).all())  # one gradient more per stage
+    # anything but float64 is a plain solve
+    plain = solve_lower(problem.bind(theta.float(), y.float()), 1e-3)
+    assert torch.equal(solve_lower_mixed(problem, theta.float(), y.float(), 1e-3).x, plain.x)
+
+
+def test_mixed_precision_solve_falls_back_to_a_cold_solve(monkeypatch):
+    """An image the warm float64 stage leaves uncertified is solved again from the start in float64."""
+    import bilevel.solvers as solvers
+
+    lower = _bound(seed=2)
+    problem = LowerLevelProblem(Identity(), lower.reg.family, 0.0)
+    real, calls = solvers.solve_lower, []
+
+    def warm_stage_misses_image_1(lw, eps, x0=None, **kw):
+        res = real(lw, eps, x0, **kw)
+        calls.append((lw.y.dtype, lw.y.shape[0], x0 is not None))
+        if x0 is not None and lw.y.dtype == torch.float64:  # pretend the warm stage stalled on image 1
+            conv = res.converged.clone()
+            conv[1] = False
+            return res._replace(converged=conv, x=torch.zeros_like(res.x))
+        return res
+
+    monkeypatch.setattr(solvers, "solve_lower", warm_stage_misses_image_1)
+    eps = torch.tensor([1e-3, 1e-6, 1e-3], dtype=torch.float64)
+    res = solvers.solve_lower_mixed(problem, lower.reg.theta, lower.y, eps)
+    assert calls == [(torch.float32, 3, False), (torch.float64, 3, True), (torch.float64, 1, False)]
+    cold = real(problem.bind(lower.reg.theta, lower.y[1:2]), 1e-6)
+    assert bool(res.converged.all()) and torch.equal(res.x[1], cold.x[0])
+    assert torch.equal(res.x[0], torch.zeros_like(res.x[0]))  # the others keep the warm stage's result
+    assert int(res.iterations[1]) > int(cold.iterations[0])  # every stage counted
 
 
 def test_deblurring_needs_and_uses_mu():

@@ -64,7 +64,7 @@ from bilevel.io import write_bytes_atomic, write_json_atomic, write_text_atomic
 from bilevel.main_job import format_maid_breakdown, maid_breakdown
 from bilevel.rundir import RunDirectory, git_commit
 from bilevel.runner import load_iterates
-from bilevel.solvers import solve_lower
+from bilevel.solvers import solve_lower_mixed
 from bilevel.train import TrainConfig, config_differences, load_data, resolve_device, train
 
 from . import paper_results as pr
@@ -729,7 +729,7 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 def _reconstruct(problem, theta: torch.Tensor, y: torch.Tensor, x_star: torch.Tensor,
                  eps: float = IMAGE_EPS) -> tuple[torch.Tensor, torch.Tensor]:
     """Reconstructions of ``y`` ``(B, C, H, W)`` at certified accuracy ``eps`` and their PSNR ``(B,)``."""
-    x = solve_lower(problem.bind(theta, y), eps).x
+    x = solve_lower_mixed(problem, theta, y, eps).x  # float32 first when theta is float64: same certificate
     return x, psnr(x, x_star)
 
 
