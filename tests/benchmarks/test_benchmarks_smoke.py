@@ -55,7 +55,10 @@ def test_core_quick(tmp_path):
     r = _run("bench_core.py", "--quick", "--repeats", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
-    assert set(d["ratios"]) >= {"hvp_over_gradient", "gradient_over_bare_pair"}
+    assert set(d["ratios"]) >= {"hvp_over_gradient", "gradient_over_bare_pair", "mixed_over_float64_lower_solve"}
+    solve = d["lower_solve_float64_eps_1e-3"]
+    assert solve["certified"] and solve["distance_between_solutions"] <= 2e-3  # both within 1e-3 of the solution
+    assert len(solve["iterations_float64"]) == len(solve["iterations_float32_then_float64"]) == 8
 
 
 def test_cost_tiny_reports_first_evaluation_at_target(tmp_path):
