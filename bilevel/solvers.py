@@ -257,8 +257,9 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     Most of the iterations of a certified float64 solve are spent far from the tolerance, where
     float32 does the same work for about half the memory traffic. The problem is first solved in
     float32 to ``eps`` (or to its precision floor: the float32 stage stops without a warning after
-    ``presolve_stall_iters`` iterations without progress), then the float64 solve starts from that point and certifies ``||x - x^_i|| <= eps_i``
-    with the same stopping test as a cold float64 solve, so the guarantee is unchanged. Measured with
+    ``presolve_stall_iters`` iterations without progress), then the float64 solve starts from that
+    point and certifies ``||x - x^_i|| <= eps_i`` with the same stopping test as a cold float64
+    solve, so the guarantee is unchanged. Measured with
     one thread: on 8 McMaster 96x96 crops with a learned FoE the float64 stage needs no iteration at
     ``eps`` = 1e-2 and 1e-3 and the whole solve takes 0.5-0.6x the CPU time of a cold float64 solve
     (``benchmarks/bench_core.py`` measures it); on two 256x256 deblurring test crops with the FoE
