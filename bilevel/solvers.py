@@ -270,7 +270,8 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     solution can oscillate for longer than the stall test allows) is solved again cold in float64, so
     the outcome is never worse than a plain float64 solve. ``iterations`` and ``gradient_evals`` of
     the result count every stage. Other dtypes (and a float32 stage that fails with non-finite
-    values) fall back to a plain :func:`solve_lower`. ``options`` go to every stage.
+    values) fall back to a plain :func:`solve_lower`. ``options`` go to every stage (the float32 stage
+    uses ``presolve_stall_iters`` instead of ``stall_iters``).
     """
     if theta.dtype != torch.float64 or y.dtype != torch.float64:
         return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
