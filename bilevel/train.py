@@ -47,7 +47,7 @@ from .methods import ISGD, MAID, MAID_ERRORS, MAIDSettings, TrainingData
 from .operators import make_operator
 from .problem import LowerLevelProblem
 from .regularizer import REGULARIZERS, Regularizer, regularizer_from_description
-from .rundir import RunDirectory, check_writable_directory, data_fingerprint
+from .rundir import RunDirectory, check_writable_directory, data_fingerprint, git_commit
 from .runner import (Checkpointer, Evaluator, IterateRecorder, MetricsWriter, ProgressBar, Run, Runner, load_checkpoint,
                      restore, stop_on_interrupt)
 from .sampling import SAMPLERS, make_sampler
@@ -629,12 +629,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, extra_callbacks, device, d
 
 
 def _record_resume(run_dir: RunDirectory, cfg: TrainConfig, changes: dict[str, tuple], run: Run) -> None:
-    """Append this resume to ``meta.json`` (``resumes``) and store the changed options in ``config.json``."""
+    """Append this resume to ``meta.json`` (``resumes``: time, iteration, command line, the source commit
+    of this session, changed options) and store the changed options in ``config.json``."""
     import sys
 
     meta = run_dir.meta
     entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "iteration": run.state.iteration,
-             "computations": run.state.computations, "argv": list(sys.argv),
+             "computations": run.state.computations, "argv": list(sys.argv), "git_commit": git_commit(),
              "changes": {k: {"stored": a, "now": b} for k, (a, b) in changes.items()}}
     meta.setdefault("resumes", []).append(entry)
     run_dir.write_json("meta.json", meta)

@@ -113,3 +113,4 @@ def test_ctrl_c_writes_a_checkpoint_then_resume_equals_uninterrupted(tmp_path, u
     _assert_same_run(uninterrupted, out)
     meta = json.loads((out / "meta.json").read_text())
     assert [r["iteration"] for r in meta["resumes"]] == [at] and meta["resumes"][0]["changes"] == {}
+    assert meta["resumes"][0]["git_commit"] == meta["git_commit"]  # each session records the code it ran

@@ -508,6 +508,19 @@ def test_export_refuses_dirty_results(tmp_path: Path) -> None:
         evidence.export_results(src, src / "inner")
 
 
+def test_provenance_counts_the_commit_of_every_resumed_session(tmp_path: Path) -> None:
+    src = synthetic_results(tmp_path / "work")
+    assert not evidence.provenance(src)["dirty"]
+    path = src / "runs" / "den-maid-certified-s1" / "meta.json"
+    meta = json.loads(path.read_text())
+    resumes = [{"iteration": 3, "git_commit": "4567def"}, {"iteration": 5}]  # the second: an older record
+    write_json_atomic(path, {**meta, "resumes": resumes})
+    prov = evidence.provenance(src)
+    assert "4567def" in prov["commits"] and "0123abc" in prov["commits"] and not prov["dirty"]
+    write_json_atomic(path, {**meta, "resumes": [{"iteration": 3, "git_commit": "4567def-dirty"}]})
+    assert evidence.provenance(src)["dirty"]  # a session resumed from a dirty tree taints the results
+
+
 def test_dirty_tree_guard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(fg, "git_commit", lambda: "0123abc-dirty")
     with pytest.raises(fg.DirtyTree, match="commit"):

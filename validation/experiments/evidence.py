@@ -110,6 +110,9 @@ def provenance(root: str | Path) -> dict[str, Any]:
             continue
         meta = _read_json(meta_path)
         commits.add(meta.get("git_commit") or "unknown")
+        for resume in meta.get("resumes", []):  # a resumed session may run other code (older records lack it)
+            if "git_commit" in resume:
+                commits.add(resume["git_commit"] or "unknown")
         if machine is None and meta.get("machine"):
             m = meta["machine"]
             machine = f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPUs"
