@@ -15,7 +15,8 @@ A results directory (written by :mod:`validation.experiments.figures`, read by t
 Nothing here trains or solves anything: every function only reads files. The verdicts compare the
 paper's claims (Section 3, Figs. 1-5; Theorem 1) with the stored numbers. Every comparison between
 methods is a paired difference over the seeds that both runs share (the seed fixes the noise
-realization, the initialization and the sampler) or, for deblurring, over the held-out test images,
+realization and the sampler; the initialization is the same documented start for every seed, so the
+intervals do not cover other starting points) or, for deblurring, over the held-out test images,
 with a Student-t interval and the rules of :mod:`validation.experiments.intervals`: a claim is
 "supported" only when its interval says so, "not supported" when the interval contradicts it, and
 "inconclusive at this scale" otherwise (in particular with a single seed).
