@@ -262,9 +262,8 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     solve, so the guarantee is unchanged. Measured with
     one thread: on 8 McMaster 96x96 crops with a learned FoE the float64 stage needs no iteration at
     ``eps`` = 1e-2 and 1e-3 and the whole solve takes 0.5-0.6x the CPU time of a cold float64 solve
-    (``benchmarks/bench_core.py`` measures it); on two 256x256 deblurring test crops with the FoE
-    learned at the paper scale (``eps`` = 3e-2), 0.13x (18 s instead of 137 s), because float64 on
-    the CPU also takes the slower FFT correlations.
+    (``benchmarks/bench_core.py`` measures it; 0.51x in its last run). Deblurring in float64 on the CPU
+    also takes the slower FFT correlations, so the gain there is expected to be larger (not benchmarked).
 
     An image the float64 stage does not certify (an accelerated method started very close to the
     solution can oscillate for longer than the stall test allows) is solved again cold in float64, so
