@@ -50,6 +50,19 @@ def test_scaling_tiny(tmp_path):
 
 
 @pytest.mark.slow
+def test_reference_unit(tmp_path):
+    out = tmp_path / "r.json"
+    r = _run("bench_reference.py", "--processes", "1", "--repeats", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    assert d["processes"] == 1 and len(d["concurrent_seconds"]) == 1
+    assert d["unit_seconds"] == pytest.approx(d["concurrent_seconds"][0]) and d["alone_seconds"] > 0
+    assert d["concurrent_over_alone"] == pytest.approx(d["unit_seconds"] / d["alone_seconds"])
+    bad = _run("bench_reference.py", "--processes", "0", "--out", str(tmp_path / "bad.json"))
+    assert bad.returncode != 0 and "positive" in bad.stderr and not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.slow
 def test_core_quick(tmp_path):
     out = tmp_path / "c.json"
     r = _run("bench_core.py", "--quick", "--repeats", "2", "--out", str(out))

@@ -291,7 +291,8 @@ def test_estimate_from_costs() -> None:
     assert row["units"] == pytest.approx(2.0 * 200_000 + evidence.EVAL_GROWTH * 10.0 * 22 * 80)
     assert row["seconds_idle"] == pytest.approx(row["units"] * 1e-3)
     assert est["bound_units"] == pytest.approx(100.0 * sc.bound_iterates * 5 * 64)
-    assert est["total_hours_idle_two_cores"] == pytest.approx(est["total_units"] * 1e-3 / 3600)
+    # the idle unit is that of one of two single-threaded runs at a time: the hours halve the units' seconds
+    assert est["total_hours_idle_two_cores"] == pytest.approx(est["total_units"] * 1e-3 / 2 / 3600)
     with pytest.raises(ValueError, match="no measurement"):
         evidence.estimate_plan(exps, sc, {**costs, "kinds": {}})
     assert est["remaining_units"] == pytest.approx(est["total_units"]) and est["remaining_hours_here"] is None
@@ -301,7 +302,7 @@ def test_estimate_from_costs() -> None:
     left = part["total_units"] - part["bound_units"] - sum(r["units"] for r in part["runs"] if r["name"] in done)
     assert part["finished_runs"] == sorted(done) and part["remaining_units"] == pytest.approx(left)
     assert part["remaining_hours_here"] == pytest.approx(left * 5e-3 / 2 / 3600)
-    assert part["remaining_hours_idle_two_cores"] == pytest.approx(left * 1e-3 / 3600)
+    assert part["remaining_hours_idle_two_cores"] == pytest.approx(left * 1e-3 / 2 / 3600)
     with pytest.raises(ValueError, match="parallel"):
         evidence.estimate_plan(exps, sc, costs, parallel=0)
 
@@ -325,7 +326,13 @@ def test_measured_costs_feed_the_estimate(tmp_path: Path, monkeypatch: pytest.Mo
     assert run["units"] == pytest.approx(5000.0)
     assert set(costs["kinds"]) == {"denoising/isgd/float32", "denoising/maid/float32", "deblurring/isgd/float32",
                                    "deblurring/maid/float64", "denoising/isgd/float64"}
-    assert costs["idle_unit_seconds"] > 0 and costs["commits"] == ["0123abc"]
+    assert costs["commits"] == ["0123abc"]
+    # the idle unit comes from the benchmark that times the reference unit itself (never from another one)
+    idle, source = evidence._idle_unit_seconds()
+    assert costs["idle_unit_seconds"] == idle and "reference_unit_cpu.json" in source
+    bench = json.loads((Path(evidence.__file__).resolve().parents[2] / "benchmarks" / "results"
+                        / "reference_unit_cpu.json").read_text())
+    assert idle == bench["unit_seconds"] and bench["processes"] == evidence.IDLE_UNIT_PROCESSES
     # a kind's cost is the median over its runs: one run slowed for a while does not set it; a run whose
     # accounting misses a killed session is listed but not used
     kind = "denoising/isgd/float32"

@@ -397,19 +397,26 @@ def reference_unit_seconds(repeats: int = 3) -> float:
     return best
 
 
+#: Runs at a time behind the idle unit (``benchmarks/bench_reference.py``'s default: two single-threaded
+#: processes on two cores, as the paper scale runs).
+IDLE_UNIT_PROCESSES = 2
+
+
 def _idle_unit_seconds() -> tuple[float | None, str]:
-    """Seconds of one reference unit on the idle machine (committed throughput benchmark, batch 8)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "throughput_cpu.json"
+    """Seconds of one reference unit on the idle machine with two runs at a time: the committed
+    ``benchmarks/results/reference_unit_cpu.json`` (``benchmarks/bench_reference.py``, which times
+    :func:`reference_unit_seconds` itself, so units and seconds measure the same operation)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "reference_unit_cpu.json"
     if not path.exists():
-        return None, "benchmarks/results/throughput_cpu.json not found"
+        return None, ("benchmarks/results/reference_unit_cpu.json not found (run `isgd bench reference` on an idle "
+                      "machine, or pass --calibrate)")
     d = json.loads(path.read_text())
-    for row in d.get("results", {}).get("float32", {}).get("rows", []):
-        if row.get("batch") == 8:
-            threads = d.get("machine", {}).get("torch_threads")
-            return (float(row["seconds_per_image_iteration"]["hypergradient"]),
-                    f"benchmarks/results/throughput_cpu.json (commit {d.get('git_commit')}, batch 8, float32, "
-                    f"{threads} threads, idle machine)")
-    return None, "no batch-8 float32 row in benchmarks/results/throughput_cpu.json"
+    if d.get("processes") != IDLE_UNIT_PROCESSES or not d.get("unit_seconds"):
+        return None, (f"{path.name} was not measured with {IDLE_UNIT_PROCESSES} processes at a time; run "
+                      "`isgd bench reference` again")
+    return (float(d["unit_seconds"]),
+            f"benchmarks/results/reference_unit_cpu.json (commit {d.get('git_commit')}, "
+            f"{d['processes']} single-threaded processes at a time, load {d.get('load_at_start')} at the start)")
 
 
 def _kind(cfg: dict) -> str:
@@ -547,14 +554,15 @@ def estimate_plan(exps: list, scale, costs: dict, finished: Iterable[str] = (), 
     remaining = sum(r.units for r in rows if not r.finished) + (0.0 if bound_done else bound_units) + artifact_units
     out = {"runs": [r.__dict__ for r in rows], "bound_units": bound_units, "artifact_units": artifact_units,
            "total_units": total_units, "idle_unit_seconds": idle, "idle_unit_source": costs.get("idle_unit_source"),
-           "total_hours_idle_two_cores": total_units * idle / 3600.0 if idle else None,
+           "total_hours_idle_two_cores": total_units * idle / IDLE_UNIT_PROCESSES / 3600.0 if idle else None,
            "reference_seconds_measured": costs.get("reference_seconds_mean"),
            "total_hours_as_measured_two_processes": total_units * costs.get("reference_seconds_mean", math.nan) / 2 / 3600.0,
-           "assumption": "one run at a time with two threads on the idle machine (the committed throughput "
-                         "benchmark's speed); two single-threaded runs at a time are expected to be at least as fast",
+           "assumption": f"{IDLE_UNIT_PROCESSES} single-threaded runs at a time on the idle machine, each at the "
+                         "idle reference unit measured that way (benchmarks/bench_reference.py); a run's "
+                         "seconds_idle is its own duration, the hours divide the sum by the runs at a time",
            "finished_runs": sorted(r.name for r in rows if r.finished), "bound_done": bool(bound_done),
            "remaining_units": remaining,
-           "remaining_hours_idle_two_cores": remaining * idle / 3600.0 if idle else None,
+           "remaining_hours_idle_two_cores": remaining * idle / IDLE_UNIT_PROCESSES / 3600.0 if idle else None,
            "local_unit_seconds": local_unit_seconds, "parallel": parallel,
            "remaining_hours_here": (remaining * local_unit_seconds / parallel / 3600.0
                                     if local_unit_seconds else None)}
@@ -583,6 +591,12 @@ def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, tes
         raise FileNotFoundError(f"costs file {path} not found; measure it with `isgd figures --scale paper-sample "
                                 "--data-dir ... --test-data-dir ... --measure-costs FILE`")
     costs = json.loads(path.read_text())
+    idle_now, idle_source = _idle_unit_seconds()  # the committed idle unit now, not the one of the costs' day
+    if idle_now:
+        costs["idle_unit_seconds"], costs["idle_unit_source"] = idle_now, idle_source
+    elif costs.get("idle_unit_seconds") and "reference_unit" not in str(costs.get("idle_unit_source")):
+        # an older costs file converted with the throughput benchmark's unit, which times another operation
+        costs["idle_unit_seconds"], costs["idle_unit_source"] = None, idle_source
     notes: list[str] = []
     out = Path(out)
     exps = experiment_set(scale, data_dir=data_dir, test_data_dir=test_data_dir, seeds=seeds, notes=notes,
@@ -614,8 +628,10 @@ def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, tes
     lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} min"
                  f"{' (finished)' if bound_done else ''}; artifacts: "
                  f"{est['artifact_units'] * (idle or math.nan) / 60:.1f} min")
-    lines.append(f"total: {est['total_hours_idle_two_cores']:.2f} h on two idle cores "
+    lines.append(f"total: {(est['total_hours_idle_two_cores'] or math.nan):.2f} h on two idle cores "
                  f"({est['total_hours_as_measured_two_processes']:.2f} h at the load of the cost measurement)")
+    if not idle:
+        lines.append(f"no idle unit: {est['idle_unit_source']}")
     if finished or bound_done:
         lines.append(f"remaining ({len(finished)} of {len(est['runs'])} runs finished in {out}): "
                      f"{(est['remaining_hours_idle_two_cores'] or math.nan):.2f} h on two idle cores")
