@@ -8,7 +8,8 @@ single-threaded processes at once (default 2, the paper scale's two runs at a ti
 each timing the unit at the same time. The unit alone (one process) is measured too, so the cost of
 sharing the machine (memory bandwidth, caches) shows as a ratio from the same run.
 
-Run it on an otherwise idle machine; the load average at the start is recorded beside the numbers.
+Run it on an otherwise idle machine; the cores busy in the second before it starts (and the load average,
+which lags by a minute) are recorded beside the numbers.
 Writes ``benchmarks/results/reference_unit_<device>.json``; the estimate reads
 ``unit_seconds`` (the mean over the concurrent processes).
 
@@ -49,16 +50,38 @@ def concurrent_units(processes: int, repeats: int) -> list[float]:
         return list(pool.map(_unit_in_this_process, [repeats] * processes))
 
 
+def busy_cores(seconds: float = 1.0) -> float | None:
+    """Cores busy over the last ``seconds`` (from ``/proc/stat``; ``None`` where it does not exist). Unlike
+    the load average it does not lag: it tells whether the machine is idle right now."""
+    import time
+
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields) - idle, sum(fields)
+
+    a = sample()
+    time.sleep(seconds)
+    b = sample()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1]) * (os.cpu_count() or 1)
+
+
 def measure(processes: int, repeats: int) -> dict:
     """The unit alone and with ``processes`` at once (seconds), and their ratio."""
     if processes < 1 or repeats < 1:
         raise ValueError(f"processes and repeats must be positive, got {processes} and {repeats}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    busy = busy_cores()
     alone = concurrent_units(1, repeats)[0]
     together = concurrent_units(processes, repeats)
     unit = statistics.fmean(together)
     return {"benchmark": "reference_unit", "device": "cpu", "processes": processes, "repeats": repeats,
-            "load_at_start": load, "alone_seconds": alone, "concurrent_seconds": together, "unit_seconds": unit,
+            "load_at_start": load, "busy_cores_at_start": busy, "alone_seconds": alone, "concurrent_seconds": together, "unit_seconds": unit,
             "concurrent_over_alone": unit / alone,
             "definition": "CPU seconds of one image-iteration of a certified hypergradient (batch 8, 96x96 "
                           "embedded crops, sigma 25/255, float32, eps = delta = 1e-3, cold start, one torch "

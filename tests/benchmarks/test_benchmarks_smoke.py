@@ -56,6 +56,7 @@ def test_reference_unit(tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     assert d["processes"] == 1 and len(d["concurrent_seconds"]) == 1
+    assert d["busy_cores_at_start"] is None or 0 <= d["busy_cores_at_start"] <= os.cpu_count()
     assert d["unit_seconds"] == pytest.approx(d["concurrent_seconds"][0]) and d["alone_seconds"] > 0
     assert d["concurrent_over_alone"] == pytest.approx(d["unit_seconds"] / d["alone_seconds"])
     bad = _run("bench_reference.py", "--processes", "0", "--out", str(tmp_path / "bad.json"))

@@ -416,7 +416,8 @@ def _idle_unit_seconds() -> tuple[float | None, str]:
                       "`isgd bench reference` again")
     return (float(d["unit_seconds"]),
             f"benchmarks/results/reference_unit_cpu.json (commit {d.get('git_commit')}, "
-            f"{d['processes']} single-threaded processes at a time, load {d.get('load_at_start')} at the start)")
+            f"{d['processes']} single-threaded processes at a time, {d.get('busy_cores_at_start')} cores busy at "
+            "the start)")
 
 
 def _kind(cfg: dict) -> str:
