@@ -72,6 +72,7 @@ def test_core_quick(tmp_path):
     assert set(d["ratios"]) >= {"hvp_over_gradient", "gradient_over_bare_pair", "mixed_over_float64_lower_solve"}
     solve = d["lower_solve_float64_eps_1e-3"]
     assert solve["certified"] and solve["distance_between_solutions"] <= 2e-3  # both within 1e-3 of the solution
+    assert solve["mu"] == 0.0 and solve["images"][0] == 8
     assert len(solve["iterations_float64"]) == len(solve["iterations_float32_then_float64"]) == 8
 
 
@@ -214,3 +215,20 @@ def test_quality_counts_solves_without_the_certificate():
     assert missed == 0 and out.dtype == torch.float64
     out, missed = denoise(problem, tv_theta(fam, 0.05, torch.float32), y.float(), 1e-7)
     assert missed == 3
+
+
+def test_core_mixed_solve_entry_on_deblurring():
+    """bench_core's item 4 on deblurring (not run by --quick), at a tiny size."""
+    import torch
+
+    from benchmarks.bench_core import mixed_versus_float64
+    from bilevel.data import embedded_crops
+    from bilevel.foe import FieldOfExperts
+    from bilevel.operators import make_operator
+
+    theta = FieldOfExperts().init_theta(scale=0.1, nu=0.01, dtype=torch.float32)
+    e = mixed_versus_float64("deblurring", make_operator("blur"), theta, embedded_crops("train", 16, 2).float(), 1,
+                             torch.device("cpu"))
+    assert e["mu"] == 1e-2 and e["images"] == [2, 3, 16, 16]
+    assert set(e["seconds"]) == {"float64", "float32_then_float64"} and all(v > 0 for v in e["seconds"].values())
+    assert e["certified"] and e["distance_between_solutions"] <= 2e-3

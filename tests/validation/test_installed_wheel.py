@@ -155,6 +155,7 @@ def test_fresh_environment_runs_isgd_from_the_wheel(fresh):
     listed = fresh("isgd", "bench", "--list")
     assert listed.returncode == 0 and "core" in listed.stdout
     assert fresh("isgd", "bench", "core", "--help").returncode == 0
+    assert "reference" in listed.stdout and "--processes" in fresh("isgd", "bench", "reference", "--help").stdout
     # the [dist] extra is not installed: sweeps on processes say what to install
     (fresh.work / "s.json").write_text(json.dumps({"base": {"budget": 50}, "grid": {"seed": [0]}, "out": "sw"}))
     swept = fresh("isgd", "-q", "sweep", "s.json")
@@ -181,6 +182,16 @@ def test_fresh_environment_commands_end_to_end(fresh, tmp_path):
     ok("isgd", "-q", "figures", "--scale", "tiny", "--draw-only", "--only", "fig1", "--out", stored)
     assert (stored / "figures" / "fig1_isgd_steps.png").stat().st_size > 1000
     assert "(not drawn" not in (stored / "figures.md").read_text().split("## Fig. 2")[0]
+    # the estimate from a costs file: the wheel carries no committed benchmark results, so it says that the
+    # idle hours are unknown instead of failing
+    kinds = {k: {"units_per_computation": 1.0, "units_per_image_evaluation": 5.0, "runs": []}
+             for k in ("denoising/isgd/float32", "denoising/maid/float32", "deblurring/isgd/float32",
+                       "deblurring/maid/float64", "denoising/isgd/float64")}
+    (fresh.work / "costs.json").write_text(json.dumps({"kinds": kinds, "reference_seconds_mean": 8e-3,
+                                                       "bound_units_per_image_iterate": 10.0, "artifact_units": 0.0}))
+    est = ok("isgd", "figures", "--scale", "tiny", "--estimate", "--costs", "costs.json", "--out", "est")
+    assert "total:" in est.stdout and "no idle unit" in est.stdout
+    assert json.loads((fresh.work / "est" / "estimate.json").read_text())["total_units"] > 0
     tiny = ["--crop", "24", "--train-count", "4", "--test-count", "1", "--batch-size", "2", "--budget", "150",
             "--eval-every", "150"]
     ok("isgd", "-q", "train", *tiny, "--out", "runs/a")
