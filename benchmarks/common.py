@@ -41,14 +41,19 @@ def portable_path(path: str) -> str:
     drive (e.g. ``../shared/data/CBSD68``), so results name no machine-specific location. Names
     that are not paths (``embedded``, ``stl10:...``) are returned unchanged. Symbolic links are not
     followed: the path is stored as named (a linked data folder next to the repository stays
-    ``../shared/...``)."""
+    ``../shared/...``). A location further away (a temporary folder, another drive) says nothing on
+    another machine and is stored as ``outside:<its name>``."""
     if path == "embedded" or ":" in path.split("/")[0]:
         return path
     p = Path(os.path.abspath(path))
     try:
-        return os.path.relpath(p, ROOT)
+        rel = os.path.relpath(p, ROOT)
     except ValueError:  # another drive
-        return str(p)
+        return f"outside:{p.name}"
+    parts = Path(rel).parts
+    if parts[:2] == ("..", ".."):  # beyond the folder next to the repository: a location of this machine
+        return f"outside:{p.name}"
+    return rel
 
 
 def save_result(result: dict, out: str | os.PathLike | None, default_name: str) -> Path:

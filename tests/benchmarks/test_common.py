@@ -13,6 +13,9 @@ def test_portable_path_is_relative_to_the_repository() -> None:
     assert portable_path(str(ROOT.parent / "shared" / "data" / "CBSD68")) == os.path.join("..", "shared", "data", "CBSD68")
     assert portable_path("embedded") == "embedded"
     assert portable_path("stl10:/somewhere/stl10") == "stl10:/somewhere/stl10"
+    # a run outside the repository and its sibling folders names no location of this machine
+    far = ROOT.parent.parent / "elsewhere" / "runs" / "ridge"
+    assert portable_path(str(far)) == "outside:ridge"
 
 
 def test_portable_path_keeps_a_linked_folder_as_named(tmp_path: Path) -> None:
