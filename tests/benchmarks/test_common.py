@@ -60,3 +60,16 @@ def test_committed_results_name_the_shared_photographs_beside_the_repository() -
             if i >= 0 and not s.startswith("../shared/data/") and "://" not in s:
                 bad.append(f"{f.relative_to(ROOT)}: {s[:120]}")
     assert not bad, "\n".join(bad[:20])
+
+
+def test_committed_results_name_no_location_of_one_machine() -> None:
+    """Committed results (benchmarks/results, results/) point to nothing outside the repository and its
+    sibling folders: no absolute home or temporary paths, no relative path climbing past ``..``."""
+    import re
+
+    bad = re.compile(r'(?<![\w.])(/tmp/|/home/|/root/|/work/|/Users/|[A-Z]:\\\\)|"(\.\./){2,}')
+    files = [p for folder in ("benchmarks/results", "results") for p in (ROOT / folder).rglob("*")
+             if p.suffix in (".json", ".csv", ".md")]
+    assert files
+    offending = {str(p.relative_to(ROOT)): m.group(0) for p in files if (m := bad.search(p.read_text()))}
+    assert not offending, offending
