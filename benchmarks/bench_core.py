@@ -152,8 +152,9 @@ def main(argv=None) -> int:
         tasks.append(("deblurring", make_operator("blur"), x_star[:2]))
     for task, op, xs in tasks:
         entry = mixed_versus_float64(task, op, theta, xs, max(1, min(5, args.repeats)), dev)
-        result[f"lower_solve_float64_eps_1e-3{'' if task == 'denoising' else '_deblurring'}"] = entry
-        key = "mixed_over_float64_lower_solve" + ("" if task == "denoising" else "_deblurring")
+        suffix = "" if task == "denoising" else f"_{task}"
+        result[f"lower_solve_float64_eps_1e-3{suffix}"] = entry
+        key = f"mixed_over_float64_lower_solve{suffix}"
         result["ratios"][key] = entry["seconds"]["float32_then_float64"] / entry["seconds"]["float64"]
         log.info("certified float64 lower-level solve (%s): float32 first takes %.2fx the time of float64 throughout",
                  task, result["ratios"][key])

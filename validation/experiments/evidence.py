@@ -592,12 +592,9 @@ def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, tes
         raise FileNotFoundError(f"costs file {path} not found; measure it with `isgd figures --scale paper-sample "
                                 "--data-dir ... --test-data-dir ... --measure-costs FILE`")
     costs = json.loads(path.read_text())
-    idle_now, idle_source = _idle_unit_seconds()  # the committed idle unit now, not the one of the costs' day
-    if idle_now:
-        costs["idle_unit_seconds"], costs["idle_unit_source"] = idle_now, idle_source
-    elif costs.get("idle_unit_seconds") and "reference_unit" not in str(costs.get("idle_unit_source")):
-        # an older costs file converted with the throughput benchmark's unit, which times another operation
-        costs["idle_unit_seconds"], costs["idle_unit_source"] = None, idle_source
+    # the committed idle unit now (None with the reason when missing), never the one stored with the costs:
+    # older costs files carry the throughput benchmark's unit, which times another operation
+    costs["idle_unit_seconds"], costs["idle_unit_source"] = _idle_unit_seconds()
     notes: list[str] = []
     out = Path(out)
     exps = experiment_set(scale, data_dir=data_dir, test_data_dir=test_data_dir, seeds=seeds, notes=notes,
