@@ -291,8 +291,18 @@ def test_estimate_from_costs() -> None:
     assert row["units"] == pytest.approx(2.0 * 200_000 + evidence.EVAL_GROWTH * 10.0 * 22 * 80)
     assert row["seconds_idle"] == pytest.approx(row["units"] * 1e-3)
     assert est["bound_units"] == pytest.approx(100.0 * sc.bound_iterates * 5 * 64)
-    # the idle unit is that of one of two single-threaded runs at a time: the hours halve the units' seconds
-    assert est["total_hours_idle_two_cores"] == pytest.approx(est["total_units"] * 1e-3 / 2 / 3600)
+    # the idle unit is that of one of two single-threaded runs at a time: the runs' units are halved; the
+    # analysis runs one seed per process: 5 seeds take 3 rounds of one seed's analysis
+    run_units = sum(r["units"] for r in est["runs"])
+    assert est["total_units"] == pytest.approx(run_units + est["bound_units"])
+    assert est["total_hours_idle_two_cores"] == pytest.approx(
+        (run_units / 2 + est["bound_units"] * 3 / 5) * 1e-3 / 3600)
+    # artifacts run in one process; measured on a paper-sample folder they are scaled up for the full plan
+    arts = evidence.estimate_plan(exps, sc, {**costs, "artifact_units": 1000.0})
+    assert arts["artifact_units"] == 1000.0
+    assert arts["total_hours_idle_two_cores"] - est["total_hours_idle_two_cores"] == pytest.approx(1000.0 * 1e-3 / 3600)
+    assert evidence.estimate_plan(exps, sc, {**costs, "artifact_units": 1000.0, "scale": "paper-sample"}
+                                  )["artifact_units"] == 3000.0
     with pytest.raises(ValueError, match="no measurement"):
         evidence.estimate_plan(exps, sc, {**costs, "kinds": {}})
     assert est["remaining_units"] == pytest.approx(est["total_units"]) and est["remaining_hours_here"] is None
@@ -302,7 +312,7 @@ def test_estimate_from_costs() -> None:
     left = part["total_units"] - part["bound_units"] - sum(r["units"] for r in part["runs"] if r["name"] in done)
     assert part["finished_runs"] == sorted(done) and part["remaining_units"] == pytest.approx(left)
     assert part["remaining_hours_here"] == pytest.approx(left * 5e-3 / 2 / 3600)
-    assert part["remaining_hours_idle_two_cores"] == pytest.approx(left * 1e-3 / 2 / 3600)
+    assert part["remaining_hours_idle_two_cores"] == pytest.approx(left * 1e-3 / 2 / 3600)  # bound check done
     with pytest.raises(ValueError, match="parallel"):
         evidence.estimate_plan(exps, sc, costs, parallel=0)
 

@@ -190,3 +190,37 @@ def test_bound_command(runs, tmp_path: Path) -> None:
     for name in ("fig_bound_vs_observed.png", "fig_fitted_constants.png"):
         assert (out / "figures" / name).stat().st_size > 0
     assert isgd_main(["-q", "bound", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert isgd_main(["-q", "bound", *map(str, runs), "--out", str(out), "--workers", "0"]) == 2
+
+
+def test_worker_processes_give_the_serial_result(runs, result) -> None:
+    """Runs analysed in two spawned processes give exactly the analysis of one process."""
+    parallel = analyze_runs(runs, max_iterates=5, keep_per_image=True, workers=2)
+    assert [(p.seed, p.iteration) for p in parallel.points] == [(p.seed, p.iteration) for p in result.points]
+    for a, b in zip(parallel.points, result.points):
+        assert a == b
+    for key, kept in result.per_image.items():
+        np.testing.assert_array_equal(parallel.per_image[key]["grads"], kept["grads"])
+        np.testing.assert_array_equal(parallel.per_image[key]["inexact"], kept["inexact"])
+    assert (parallel.abc.A, parallel.abc.B, parallel.abc.C) == (result.abc.A, result.abc.B, result.abc.C)
+    assert (parallel.bias.b, parallel.bias.c) == (result.bias.b, result.bias.c)
+    assert (parallel.L, parallel.L_pair, parallel.law) == (result.L, result.L_pair, result.law)
+    assert [r.printed for r in parallel.curve] == [r.printed for r in result.curve]
+    with pytest.raises(ValueError, match="workers"):
+        analyze_runs(runs, workers=0)
+
+
+def test_reference_hypergradients_need_no_certification(runs) -> None:
+    """The references skip the a-posteriori bound; their hypergradients are those with it."""
+    from bilevel.runner import load_iterates
+    from bilevel.train import load_data
+    from validation.experiments.foe_bound import per_image_hypergradients
+
+    cfg = TrainConfig.from_dict(RunDirectory.open(runs[0]).config)
+    problem, data, _ = load_data(cfg, torch.device("cpu"), torch.float64)
+    theta0 = load_iterates(runs[0])[-1]["theta"].double()
+    plain = per_image_hypergradients(problem, theta0, data.x_star, data.y, 1e-6, 1e-6, certify=False)
+    certified = per_image_hypergradients(problem, theta0, data.x_star, data.y, 1e-6, 1e-6)
+    np.testing.assert_array_equal(plain.grads, certified.grads)
+    np.testing.assert_array_equal(plain.losses, certified.losses)
+    assert np.isnan(plain.certified).all() and np.isfinite(certified.certified).all()

@@ -27,11 +27,12 @@ units per image of an evaluation (the median of the runs' mean per-image costs, 
 where the planned run is more than twice as long as the measured ones: evaluations get dearer as the
 regularizer is learned, which a short sample run does not see), units per image and analysed iterate of the
 bound check, units of the artifacts. A run of the plan costs ``budget x units/computation +
-evaluations x images x units/image``. The wall time on two idle cores is the sum over the plan times the *idle* seconds of one
-unit, taken from the committed throughput benchmark (``benchmarks/results/throughput_cpu.json``:
-certified hypergradient at batch 8, float32, two threads): the time to run the plan one run at a time
-with two threads; running two single-threaded runs at a time (what the paper scale does) is expected
-to be at least as fast.
+evaluations x images x units/image``. The wall time on two idle cores converts units with the *idle*
+seconds of one unit measured by ``benchmarks/bench_reference.py`` with two single-threaded processes at
+a time (``benchmarks/results/reference_unit_cpu.json``), phase by phase, as the paper scale runs them:
+the runs two at a time (their units halved: perfect packing, longest first), the bound check's analysis
+one seed per process (``ceil(seeds / 2)`` rounds of one seed's analysis), then the artifacts in one
+process.
 """
 from __future__ import annotations
 
@@ -550,20 +551,37 @@ def estimate_plan(exps: list, scale, costs: dict, finished: Iterable[str] = (), 
     if bound_runs and costs.get("bound_units_per_image_iterate"):
         bound_units = costs["bound_units_per_image_iterate"] * scale.bound_iterates * len(bound_runs) * (
             bound_runs[0].config.train_count or 0)
-    artifact_units = float(costs.get("artifact_units") or 0.0) * 3  # the sample has fewer seeds and milestones
+    # artifacts measured on a paper-sample folder: the full plan has more seeds and milestones to draw
+    artifact_units = float(costs.get("artifact_units") or 0.0) * (3 if costs.get("scale") == "paper-sample" else 1)
+    # the phases one after the other: the runs, IDLE_UNIT_PROCESSES at a time; the bound check's
+    # analysis, one run (seed) per worker process, so ceil(seeds / processes) rounds of one seed's
+    # analysis; the artifacts in one process
+    seeds = max(1, len(bound_runs))
+    bound_rounds = math.ceil(seeds / IDLE_UNIT_PROCESSES) / seeds * IDLE_UNIT_PROCESSES
     total_units = sum(r.units for r in rows) + bound_units + artifact_units
+
+    def wall_units(run_units: float, bound: float, artifacts: float) -> float:
+        """Units of one process's time: what the hours on two idle cores convert."""
+        return run_units / IDLE_UNIT_PROCESSES + bound * bound_rounds / IDLE_UNIT_PROCESSES + artifacts
+
+    total_wall = wall_units(sum(r.units for r in rows), bound_units, artifact_units)
+    remaining_wall = wall_units(sum(r.units for r in rows if not r.finished), 0.0 if bound_done else bound_units,
+                                artifact_units)
     remaining = sum(r.units for r in rows if not r.finished) + (0.0 if bound_done else bound_units) + artifact_units
     out = {"runs": [r.__dict__ for r in rows], "bound_units": bound_units, "artifact_units": artifact_units,
            "total_units": total_units, "idle_unit_seconds": idle, "idle_unit_source": costs.get("idle_unit_source"),
-           "total_hours_idle_two_cores": total_units * idle / IDLE_UNIT_PROCESSES / 3600.0 if idle else None,
+           "bound_seeds": len(bound_runs), "wall_units_one_process": total_wall,
+           "total_hours_idle_two_cores": total_wall * idle / 3600.0 if idle else None,
            "reference_seconds_measured": costs.get("reference_seconds_mean"),
            "total_hours_as_measured_two_processes": total_units * costs.get("reference_seconds_mean", math.nan) / 2 / 3600.0,
            "assumption": f"{IDLE_UNIT_PROCESSES} single-threaded runs at a time on the idle machine, each at the "
                          "idle reference unit measured that way (benchmarks/bench_reference.py); a run's "
-                         "seconds_idle is its own duration, the hours divide the sum by the runs at a time",
+                         "seconds_idle is its own duration; the hours add the phases: the runs' sum divided by "
+                         "the runs at a time, the bound check's analysis in rounds of one seed per process, "
+                         "the artifacts in one process",
            "finished_runs": sorted(r.name for r in rows if r.finished), "bound_done": bool(bound_done),
            "remaining_units": remaining,
-           "remaining_hours_idle_two_cores": remaining * idle / IDLE_UNIT_PROCESSES / 3600.0 if idle else None,
+           "remaining_hours_idle_two_cores": remaining_wall * idle / 3600.0 if idle else None,
            "local_unit_seconds": local_unit_seconds, "parallel": parallel,
            "remaining_hours_here": (remaining * local_unit_seconds / parallel / 3600.0
                                     if local_unit_seconds else None)}
@@ -623,7 +641,8 @@ def estimate_command(scale_name: str, out: str | Path, data_dir: str | None, tes
     for r in est["runs"]:
         lines.append(f"{r['name']:34s} {r['kind']:28s} {r['budget']:8d} {r['evaluations']:5d} "
                      f"{(r['seconds_idle'] or math.nan) / 60:14.1f}{'  finished' if r['finished'] else ''}")
-    lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} min"
+    lines.append(f"bound-check analysis: {est['bound_units'] * (idle or math.nan) / 60:.1f} CPU min over "
+                 f"{est['bound_seeds']} seeds, one per process"
                  f"{' (finished)' if bound_done else ''}; artifacts: "
                  f"{est['artifact_units'] * (idle or math.nan) / 60:.1f} min")
     lines.append(f"total: {(est['total_hours_idle_two_cores'] or math.nan):.2f} h on two idle cores "

@@ -564,8 +564,13 @@ _RUNTIME_KEYS = ("device", "progress")
 
 
 def _cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU seconds of this process and of its finished child processes (worker processes of the
+    bound check's analysis; differences of two readings are what a phase spent)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
 
 
 class RunLocked(RuntimeError):
@@ -859,16 +864,20 @@ def _bound_is_current(root: Path, run_dirs: list[Path]) -> bool:
     return sorted(stored.get("runs", [])) == sorted(_relative(run_dirs, root))
 
 
-def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu") -> FoEBoundResult:
-    """The FoE bound check on the bound runs, written to ``root/bound`` (run paths relative to ``root``)."""
+def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu",
+              workers: int = 1) -> FoEBoundResult:
+    """The FoE bound check on the bound runs, written to ``root/bound`` (run paths relative to ``root``).
+    On the CPU, ``workers`` runs are analysed at a time, each in its own single-threaded process."""
     t0, c0 = time.perf_counter(), _cpu_seconds()
+    workers = workers if torch.device(device).type == "cpu" else 1
     result = analyze_runs(run_dirs, tight_accuracy=scale.tight_accuracy, max_iterates=scale.bound_iterates,
-                          device=device)
+                          device=device, workers=workers)
     result.runs = _relative(run_dirs, root)
     write_bound_results(result, root / "bound")
     write_json_atomic(root / "bound" / "job.json", {"cpu_seconds": _cpu_seconds() - c0,
                                                     "wall_seconds": time.perf_counter() - t0,
                                                     "torch_threads": torch.get_num_threads(),
+                                                    "workers": min(workers, len(run_dirs)),
                                                     "iterates": len(result.points), "seeds": len(result.seeds),
                                                     "m": result.m})
     return result
@@ -1217,7 +1226,7 @@ def run_figures(out: str | Path, scale: str | Scale = "quick", *, data_dir: str 
             if _bound_is_current(root, bound_dirs):
                 log.info("bound check: stored, skipped")
             else:
-                run_bound(root, bound_dirs, sc, device_name)
+                run_bound(root, bound_dirs, sc, device_name, workers=parallel)
         timings["bound"] = time.perf_counter() - t0
     from .evidence import provenance
 
@@ -1366,11 +1375,16 @@ def add_bound_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-iterates", type=int, default=25,
                    help="analyse at most this many stored iterates per run, evenly spread (default: 25)")
     p.add_argument("--device", default="cpu", help="torch device of the recomputation (default: cpu)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="analyse this many runs at a time, each in its own single-threaded process (CPU; the "
+                        "result is the same as with one; default: 1)")
 
 
 def run_bound_command(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be a positive number of processes, got {args.workers}")
     result = analyze_runs(args.runs, tight_accuracy=args.tight_accuracy, max_iterates=args.max_iterates,
-                          device=args.device)
+                          device=args.device, workers=args.workers)
     root = Path(args.out)
     write_bound_results(result, root / "bound")
     figures = draw_figures(root, ("bound", "constants"))

@@ -69,6 +69,8 @@ import io
 import itertools
 import logging
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -351,10 +353,14 @@ def _project_rows(problem: LowerLevelProblem, rows: torch.Tensor) -> torch.Tenso
 
 def per_image_hypergradients(problem: LowerLevelProblem, theta: torch.Tensor, x_star: torch.Tensor, y: torch.Tensor,
                              eps: float, delta: float, *, chunk_size: int = 64,
-                             x0: torch.Tensor | None = None) -> PerImage:
+                             x0: torch.Tensor | None = None, certify: bool = True) -> PerImage:
     """:math:`P z_i` for every image (``per_image=True`` hypergradients, solved ``chunk_size`` images at a time).
 
     ``x0`` (same shape as ``y``) warm-starts the lower level; ``None`` starts from :math:`A^\\top y_i`.
+    ``certify``: also compute the refined a-posteriori bound of every image (``PerImage.certified``;
+    a Newton-CG solve, an adjoint re-solve and the constants, in float64). The hypergradients are the
+    same either way; without it ``certified`` is NaN (the reference hypergradients need no bound:
+    they are the reference).
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
@@ -364,7 +370,7 @@ def per_image_hypergradients(problem: LowerLevelProblem, theta: torch.Tensor, x_
     for lo in range(0, y.shape[0], chunk_size):
         sl = slice(lo, lo + chunk_size)
         r = hypergradient(problem, theta, y[sl], x_star[sl], eps, delta, x0=None if x0 is None else x0[sl],
-                          per_image=True)
+                          per_image=True, certify=certify)
         grads.append(_project_rows(problem, r.per_image).detach().cpu().double())
         losses.append(r.loss.detach().cpu().double())
         bounds.append(r.error_bound.detach().cpu().double())
@@ -520,6 +526,71 @@ def _select(common: list[int], max_iterates: int | None) -> list[int]:
     return [common[i] for i in picks]
 
 
+@dataclass
+class _RunAnalysis:
+    """What :func:`_analyze_run` measured along one run (one seed)."""
+
+    seed: int
+    m: int
+    points: list[IterateAnalysis]
+    grads: np.ndarray  # (iterates, d): the full gradients
+    thetas: np.ndarray  # (iterates, d)
+    non_converged: int
+    per_image: dict
+
+
+def _analyze_run(run: _StoredRun, iterations: list[int], tight_accuracy: float, eps: float, delta: float,
+                 chunk_size: int, device: str, keep_per_image: bool) -> _RunAnalysis:
+    """Steps 1-3 of the module docstring at the ``iterations`` of one run (float64). Runs are
+    independent of each other, so :func:`analyze_runs` may give each its own process."""
+    dev, dtype = torch.device(device), torch.float64
+    cfg = run.config
+    problem, data, _ = load_data(cfg, dev, dtype)
+    m = data.m
+    law = make_sampler(cfg.sampler, m, cfg.batch_size, cfg.seed).law()
+    warm = None
+    points, grads_k, thetas_k, per_image = [], [], [], {}
+    non_converged = 0
+    log.info("bound check: run %s (seed %d), %d iterates, m = %d", run.path.name, cfg.seed, len(iterations), m)
+    for it in iterations:
+        rec = run.iterates[it]
+        theta = rec["theta"].to(device=dev, dtype=dtype)
+        # the reference needs no a-posteriori bound of its own (its hypergradients are the same without)
+        ref = per_image_hypergradients(problem, theta, data.x_star, data.y, tight_accuracy, tight_accuracy,
+                                       chunk_size=chunk_size, x0=warm, certify=False)
+        warm = ref.x
+        inexact = per_image_hypergradients(problem, theta, data.x_star, data.y, eps, delta, chunk_size=chunk_size)
+        if not ref.converged:
+            non_converged += 1
+        G, Z = ref.grads, inexact.grads
+        E = Z - G
+        grad = G.mean(axis=0)
+        errors = np.linalg.norm(E, axis=1)
+        points.append(IterateAnalysis(
+            seed=cfg.seed, iteration=it, computations=int(rec.get("computations", -1)),
+            f=float(ref.losses.mean()), grad_sq=float(grad @ grad),
+            second_moment=float(law.expected_sq_norm(G)), second_moment_inexact=float(law.expected_sq_norm(Z)),
+            inner=float(grad @ Z.mean(axis=0)), eps2=float(law.expected_sq_norm(E)),
+            error_mean=float(errors.mean()), error_max=float(errors.max()),
+            certified_max=float(inexact.certified.max()), tight_converged=ref.converged,
+            modulus=ref.modulus, smoothness=ref.smoothness,
+        ))
+        grads_k.append(grad)
+        thetas_k.append(rec["theta"].double().numpy())
+        if keep_per_image:
+            per_image[(cfg.seed, it)] = {"grads": G, "inexact": Z, "theta": thetas_k[-1], "losses": ref.losses}
+    return _RunAnalysis(cfg.seed, m, points, np.stack(grads_k), np.stack(thetas_k), non_converged, per_image)
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING)
+
+
+def _analyze_run_job(job: dict) -> _RunAnalysis:
+    return _analyze_run(**job)
+
+
 def analyze_runs(
     run_dirs: Sequence[str | Path],
     *,
@@ -529,6 +600,8 @@ def analyze_runs(
     chunk_size: int = 64,
     confidence: float = CONFIDENCE,
     keep_per_image: bool = False,
+    workers: int = 1,
+    worker_threads: int = 1,
 ) -> FoEBoundResult:
     """Constants of the learned-regularizer problem along ISGD runs and Theorem 1 versus observed (module docstring).
 
@@ -541,6 +614,9 @@ def analyze_runs(
     device: torch device of the recomputation.
     confidence: level of the Student-t intervals.
     keep_per_image: keep the per-image hypergradients in :attr:`FoEBoundResult.per_image` (tests).
+    workers: analyse up to this many runs at a time, each in its own process (spawned) with
+        ``worker_threads`` torch threads; ``1``: one after the other in this process. The runs are
+        independent, so the result is the same either way.
 
     Raises
     ------
@@ -552,8 +628,9 @@ def analyze_runs(
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     runs = _open_runs(run_dirs)
-    dev = torch.device(device)
-    dtype = torch.float64
+    torch.device(device)  # a bad device name fails here, before any work
+    if workers < 1 or worker_threads < 1:
+        raise ValueError(f"workers and worker_threads must be positive, got {workers} and {worker_threads}")
     common = sorted(set.intersection(*(set(r.iterates) for r in runs)))
     if len(common) < 2:
         raise ValueError("the runs share fewer than two stored iterations; store iterates more often or run longer")
@@ -565,49 +642,26 @@ def analyze_runs(
                      "of one epoch are dependent, while Theorem 1 assumes independent draws")
     alpha, eps = float(cfg0.alpha0), float(cfg0.accuracy0)
     delta = eps * float(cfg0.delta_ratio)
-    points: list[IterateAnalysis] = []
-    per_run_grads: dict[int, np.ndarray] = {}
-    per_run_thetas: dict[int, np.ndarray] = {}
-    per_image: dict = {}
-    law = None
-    m = 0
-    non_converged = 0
-    for run in runs:
-        cfg = run.config
-        problem, data, _ = load_data(cfg, dev, dtype)
-        m = data.m
-        law = make_sampler(cfg.sampler, m, cfg.batch_size, cfg.seed).law()
-        warm = None
-        grads_k, thetas_k = [], []
-        log.info("bound check: run %s (seed %d), %d iterates, m = %d", run.path.name, cfg.seed, len(iterations), m)
-        for it in iterations:
-            rec = run.iterates[it]
-            theta = rec["theta"].to(device=dev, dtype=dtype)
-            ref = per_image_hypergradients(problem, theta, data.x_star, data.y, tight_accuracy, tight_accuracy,
-                                           chunk_size=chunk_size, x0=warm)
-            warm = ref.x
-            inexact = per_image_hypergradients(problem, theta, data.x_star, data.y, eps, delta, chunk_size=chunk_size)
-            if not ref.converged:
-                non_converged += 1
-            G, Z = ref.grads, inexact.grads
-            E = Z - G
-            grad = G.mean(axis=0)
-            errors = np.linalg.norm(E, axis=1)
-            points.append(IterateAnalysis(
-                seed=cfg.seed, iteration=it, computations=int(rec.get("computations", -1)),
-                f=float(ref.losses.mean()), grad_sq=float(grad @ grad),
-                second_moment=float(law.expected_sq_norm(G)), second_moment_inexact=float(law.expected_sq_norm(Z)),
-                inner=float(grad @ Z.mean(axis=0)), eps2=float(law.expected_sq_norm(E)),
-                error_mean=float(errors.mean()), error_max=float(errors.max()),
-                certified_max=float(inexact.certified.max()), tight_converged=ref.converged,
-                modulus=ref.modulus, smoothness=ref.smoothness,
-            ))
-            grads_k.append(grad)
-            thetas_k.append(rec["theta"].double().numpy())
-            if keep_per_image:
-                per_image[(cfg.seed, it)] = {"grads": G, "inexact": Z, "theta": thetas_k[-1], "losses": ref.losses}
-        per_run_grads[cfg.seed] = np.stack(grads_k)
-        per_run_thetas[cfg.seed] = np.stack(thetas_k)
+    jobs = [dict(run=run, iterations=iterations, tight_accuracy=tight_accuracy, eps=eps, delta=delta,
+                 chunk_size=chunk_size, device=device, keep_per_image=keep_per_image) for run in runs]
+    workers = min(int(workers), len(runs))
+    if workers > 1:
+        log.info("bound check: %d runs in %d worker processes (%d torch thread(s) each)", len(runs), workers,
+                 worker_threads)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(worker_threads,)) as pool:
+            analyses = list(pool.map(_analyze_run_job, jobs))
+    else:
+        analyses = [_analyze_run(**job) for job in jobs]
+    points: list[IterateAnalysis] = [p for a in analyses for p in a.points]
+    per_run_grads = {a.seed: a.grads for a in analyses}
+    per_run_thetas = {a.seed: a.thetas for a in analyses}
+    per_image: dict = {k: v for a in analyses for k, v in a.per_image.items()}
+    non_converged = sum(a.non_converged for a in analyses)
+    m = analyses[-1].m
+    last = runs[-1].config  # the law of the sampling (the same for every seed)
+    law = make_sampler(last.sampler, m, last.batch_size, last.seed).law()
     if non_converged:
         notes.append(f"{non_converged} reference evaluations did not reach the tight accuracy {tight_accuracy:g} on every "
                      "image (solver cap or precision floor)")
