@@ -250,22 +250,51 @@ def solve_lower(
     return LowerLevelResult(out_x, out_it, out_gn, converged, out_it + 1, mu_h, L_h)
 
 
+#: The float32 stage of :func:`solve_lower_mixed` stops at this many times its rounding floor.
+PRESOLVE_FLOOR_FACTOR = 30.0
+
+
+def float32_reachable_eps(lower64: BoundLowerLevel, lower32: BoundLowerLevel, eps, x0: torch.Tensor | None,
+                          factor: float = PRESOLVE_FLOOR_FACTOR) -> torch.Tensor:
+    r"""Per image, the distance a float32 solve can certify: ``max(eps, factor * floor / mu_h)``.
+
+    ``floor`` is the rounding error of one float32 gradient at the start, ``||grad h_32(x_0) -
+    grad h_64(x_0)||`` (a float32 iteration cannot drive ``||grad h||`` much below the noise of its own
+    gradients); ``x_0`` is ``x0`` or ``A^T y``. Where ``mu_h eps`` lies below a few times that floor (the
+    ill-conditioned deblurring problems), the float32 stage aims there instead of waiting out its
+    stall test; the float64 stage certifies ``eps`` either way.
+    """
+    B = lower64.y.shape[0]
+    x64 = lower64.initial_point() if x0 is None else x0.to(lower64.y.dtype)
+    g64 = lower64.gradient(x64)
+    g32 = lower32.gradient(x64.float())
+    floor = (g32.double() - g64).flatten(1).norm(dim=1)
+    target = torch.as_tensor(eps, dtype=torch.float64, device=floor.device).expand(B)
+    return torch.maximum(target, factor * floor / lower64.modulus).to(torch.float32)
+
+
 def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max_iter: int = 20000,
-                      presolve_stall_iters: int = 200, **options) -> LowerLevelResult:
+                      presolve_stall_iters: int = 200, presolve_floor_factor: float = PRESOLVE_FLOOR_FACTOR,
+                      x0: torch.Tensor | None = None, **options) -> LowerLevelResult:
     r""":func:`solve_lower` for float64 ``theta`` and ``y``, started from a float32 solve.
 
     Most of the iterations of a certified float64 solve are spent far from the tolerance, where
     float32 does the same work for about half the memory traffic. The problem is first solved in
-    float32 to ``eps`` (or to its precision floor: the float32 stage stops without a warning after
-    ``presolve_stall_iters`` iterations without progress), then the float64 solve starts from that
-    point and certifies ``||x - x^_i|| <= eps_i`` with the same stopping test as a cold float64
-    solve, so the guarantee is unchanged. Measured with
+    float32 to ``eps`` or, where that lies below float32's reach, to ``presolve_floor_factor`` times
+    the rounding floor of its gradients (:func:`float32_reachable_eps`; a stall test of
+    ``presolve_stall_iters`` iterations without progress remains as a backstop), then the float64
+    solve starts from that point (``x0``: the start of the float32 stage, default ``A^T y``) and
+    certifies ``||x - x^_i|| <= eps_i`` with the same stopping test as a cold float64 solve, so the
+    guarantee is unchanged. Measured with
     one thread: on 8 McMaster 96x96 crops with a learned FoE the float64 stage needs no iteration at
     ``eps`` = 1e-2 and 1e-3 and the whole solve takes 0.5-0.6x the CPU time of a cold float64 solve
     (``benchmarks/bench_core.py`` measures it; 0.51x in its last run, one thread). On deblurring
-    (``mu`` = 1e-2) the stopping test lies below float32's precision floor, so the float32 stage ends
-    by its stall test and the float64 stage restarts the momentum: more iterations in all (1124 and
-    563 against 663 and 312 on two crops) and only 0.88x the time (``core_cpu_1thread.json``).
+    (``mu`` = 1e-2) the stopping test lies below float32's precision floor: a float32 stage aiming at
+    ``eps`` ended only by its stall test, and the restarted float64 stage needed 1124 and 563
+    iterations in all against 663 and 312 cold on two crops (0.90x the time). Aiming at 30x the floor
+    (10x stops too early: the floor at the solution is several times the floor at the start) the
+    two crops take 662 and 300 iterations in all and 0.68x the time; 3x behaves like ``eps``, 100x
+    takes 0.91x (``core_cpu_1thread.json`` holds the last full measurement).
 
     An image the float64 stage does not certify (an accelerated method started very close to the
     solution can oscillate for longer than the stall test allows) is solved again cold in float64, so
@@ -276,16 +305,21 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     """
     if theta.dtype != torch.float64 or y.dtype != torch.float64:
         return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
+    if not presolve_floor_factor >= 1:
+        raise ValueError(f"presolve_floor_factor must be at least 1, got {presolve_floor_factor}")
     try:
         pre_options = {k: v for k, v in options.items() if k != "stall_iters"}
-        pre = solve_lower(problem.bind(theta.float(), y.float()), eps, max_iter=max_iter,
+        low32 = problem.bind(theta.float(), y.float())
+        eps32 = float32_reachable_eps(problem.bind(theta, y), low32, eps, x0, presolve_floor_factor)
+        pre = solve_lower(low32, eps32, None if x0 is None else x0.float(), max_iter=max_iter,
                           stall_iters=presolve_stall_iters, warn=False, **pre_options)
     except FloatingPointError as exc:
         log.info("float32 pre-solve failed (%s); solving in float64 from the start", exc)
-        return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
+        return solve_lower(problem.bind(theta, y), eps, x0, max_iter=max_iter, **options)
     res = solve_lower(problem.bind(theta, y), eps, pre.x.double(), max_iter=max_iter, warn=False, **options)
+    # the floor's two gradients (float32 and float64) count as gradient evaluations
     res = res._replace(iterations=res.iterations + pre.iterations,
-                       gradient_evals=res.gradient_evals + pre.gradient_evals)
+                       gradient_evals=res.gradient_evals + pre.gradient_evals + 2)
     if bool(res.converged.all()):
         return res
     # an accelerated method started very close to the solution can oscillate longer than the stall
@@ -293,7 +327,8 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     idx = (~res.converged).nonzero().flatten()
     eps_t = torch.as_tensor(eps, dtype=y.dtype, device=y.device)
     cold = solve_lower(problem.bind(theta, y.index_select(0, idx)),
-                       eps_t.index_select(0, idx) if eps_t.ndim else eps, max_iter=max_iter, **options)
+                       eps_t.index_select(0, idx) if eps_t.ndim else eps,
+                       None if x0 is None else x0.index_select(0, idx), max_iter=max_iter, **options)
     x, it, gn, conv, ge = (t.clone() for t in (res.x, res.iterations, res.grad_norm, res.converged, res.gradient_evals))
     x[idx], gn[idx], conv[idx] = cold.x, cold.grad_norm, cold.converged
     it[idx] += cold.iterations

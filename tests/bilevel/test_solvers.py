@@ -7,7 +7,7 @@ import torch
 from bilevel.foe import FieldOfExperts
 from bilevel.operators import GaussianBlur, Identity
 from bilevel.problem import LowerLevelProblem
-from bilevel.solvers import conjugate_gradient, solve_lower, solve_lower_mixed
+from bilevel.solvers import conjugate_gradient, float32_reachable_eps, solve_lower, solve_lower_mixed
 
 
 def _bound(seed=0, op=None, mu=0.0, shape=(3, 3, 10, 10), scale=0.1, nu=0.03):
@@ -96,9 +96,12 @@ def test_mixed_precision_solve_certifies_the_same_distance(blur, caplog):
         assert bool(res.converged.all()) and res.x.dtype == torch.float64
         assert bool(((res.x - exact).flatten(1).norm(dim=1) <= eps).all())
         assert bool((lower.gradient(res.x).flatten(1).norm(dim=1) <= lower.modulus * eps).all())
-        pre = solve_lower(problem.bind(theta.float(), y.float()), eps, stall_iters=200, warn=False)
+        low32 = problem.bind(theta.float(), y.float())
+        eps32 = float32_reachable_eps(problem.bind(theta, y), low32, eps, None)
+        pre = solve_lower(low32, eps32, stall_iters=200, warn=False)
         assert torch.equal(res.iterations >= pre.iterations, torch.ones_like(res.converged))
-        assert bool((res.gradient_evals >= res.iterations + 2).all())  # one gradient more per stage
+        # one gradient more per stage, and the two of the float32 floor
+        assert bool((res.gradient_evals >= res.iterations + 4).all())
     # anything but float64 is a plain solve
     plain = solve_lower(problem.bind(theta.float(), y.float()), 1e-3)
     assert torch.equal(solve_lower_mixed(problem, theta.float(), y.float(), 1e-3).x, plain.x)
@@ -167,3 +170,29 @@ def test_bad_solver_options():
         solve_lower(lower, 1e-3, max_iter=-1)
     with pytest.raises(ValueError, match="eps"):
         solve_lower(lower, torch.tensor([1e-3, -1.0, 1e-3], dtype=torch.float64))
+
+
+def test_float32_stage_aims_at_what_float32_can_certify():
+    """The float32 stage's target is eps where float32 reaches it, else a multiple of the measured
+    rounding floor of its gradients (so it does not wait out its stall test)."""
+    from bilevel.solvers import PRESOLVE_FLOOR_FACTOR
+
+    for op, mu in ((Identity(), 0.0), (GaussianBlur(5, 1.5), 0.05)):
+        lower = _bound(seed=2, op=op, mu=mu, scale=0.5, nu=0.02)
+        problem = LowerLevelProblem(op, lower.reg.family, mu)
+        theta, y = lower.reg.theta, lower.y
+        low64, low32 = problem.bind(theta, y), problem.bind(theta.float(), y.float())
+        x0 = low64.initial_point()
+        floor = (low32.gradient(x0.float()).double() - low64.gradient(x0)).flatten(1).norm(dim=1)
+        g0 = low64.gradient(x0).flatten(1).norm(dim=1)
+        assert bool((floor > 0).all()) and bool((floor < 1e-5 * g0).all())  # float32 rounding, not an error
+        loose = float32_reachable_eps(low64, low32, 1e-1, None)
+        assert torch.allclose(loose, torch.full_like(loose, 1e-1))  # reachable: eps itself
+        tight = float32_reachable_eps(low64, low32, 1e-9, None)
+        expected = PRESOLVE_FLOOR_FACTOR * floor / low64.modulus
+        assert torch.allclose(tight.double(), expected, rtol=1e-6) and bool((tight > 1e-9).all())
+        # the float32 stage certifies its target without stalling
+        pre = solve_lower(low32, tight, stall_iters=200, warn=False)
+        assert bool(pre.converged.all())
+    with pytest.raises(ValueError, match="presolve_floor_factor"):
+        solve_lower_mixed(problem, theta, y, 1e-3, presolve_floor_factor=0.5)
