@@ -288,13 +288,13 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     guarantee is unchanged. Measured with
     one thread: on 8 McMaster 96x96 crops with a learned FoE the float64 stage needs no iteration at
     ``eps`` = 1e-2 and 1e-3 and the whole solve takes 0.5-0.6x the CPU time of a cold float64 solve
-    (``benchmarks/bench_core.py`` measures it; 0.51x in its last run, one thread). On deblurring
+    (``benchmarks/bench_core.py`` measures it; 0.57x in its last run, one thread). On deblurring
     (``mu`` = 1e-2) the stopping test lies below float32's precision floor: a float32 stage aiming at
     ``eps`` ended only by its stall test, and the restarted float64 stage needed 1124 and 563
     iterations in all against 663 and 312 cold on two crops (0.90x the time). Aiming at 30x the floor
     (10x stops too early: the floor at the solution is several times the floor at the start) the
     two crops take 662 and 300 iterations in all and 0.68x the time; 3x behaves like ``eps``, 100x
-    takes 0.91x (``core_cpu_1thread.json`` holds the last full measurement).
+    takes 0.91x (one run of each; ``core_cpu_1thread.json``, the last full measurement: 0.64x).
 
     An image the float64 stage does not certify (an accelerated method started very close to the
     solution can oscillate for longer than the stall test allows) is solved again cold in float64, so

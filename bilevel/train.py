@@ -764,7 +764,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         default = getattr(defaults, f.name)
         shown = "only on a terminal" if f.name == "progress" else default
-        help_text = _HELP[f.name] if "default:" in _HELP[f.name] else f"{_HELP[f.name]} (default: {shown})"
+        if "default" in _HELP[f.name]:  # the help says what the default is (or what None stands for)
+            help_text = _HELP[f.name]
+        else:
+            help_text = f"{_HELP[f.name]} (default: {'no limit' if f.name == 'max_iterations' else shown})"
         if bool in (typing.get_args(hints[f.name]) or (hints[f.name],)):
             p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                            help=help_text)

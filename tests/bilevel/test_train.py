@@ -247,3 +247,15 @@ def test_demo_maid_with_the_estimated_oracle_moves(tmp_path):
     assert parts["accepted"] >= 15 and parts["rejected_gradients"] == 0, parts
     assert all(str(r["certified"]) in ("True", "1", "true") for r in res.records)
     assert res.evaluations[-1]["train_psnr"] > res.evaluations[0]["train_psnr"] + 1.0
+
+
+def test_train_help_states_each_default_once(capsys) -> None:
+    """``isgd train --help``: every option explained, a default appended only where the help does not
+    already state one and there is one to state (no "(default: None)")."""
+    with pytest.raises(SystemExit):
+        isgd_main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--alpha0" in text and "(default: isgd)" in text
+    assert "(default: None)" not in text
+    assert "override it (default:" not in text
+    assert "(default: 1) (default: 1)" not in text and ") (default: runs/" not in text

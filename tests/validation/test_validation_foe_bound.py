@@ -186,6 +186,9 @@ def test_bound_command(runs, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert isgd_main(["-q", "bound", *map(str, runs), "--out", str(out), "--max-iterates", "3"]) == 0
     assert (out / "bound" / "bound.json").exists()
+    job = json.loads((out / "bound" / "job.json").read_text())  # what the analysis cost, as in isgd figures
+    assert job["cpu_seconds"] > 0 and job["wall_seconds"] > 0 and job["workers"] == 1
+    assert (job["seeds"], job["iterates"]) == (len(runs), len(json.loads((out / "bound" / "bound.json").read_text())["points"]))
     assert "**Verdict:" in (out / "report.md").read_text()
     for name in ("fig_bound_vs_observed.png", "fig_fitted_constants.png"):
         assert (out / "figures" / name).stat().st_size > 0

@@ -874,13 +874,17 @@ def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu
                           device=device, workers=workers)
     result.runs = _relative(run_dirs, root)
     write_bound_results(result, root / "bound")
-    write_json_atomic(root / "bound" / "job.json", {"cpu_seconds": _cpu_seconds() - c0,
-                                                    "wall_seconds": time.perf_counter() - t0,
-                                                    "torch_threads": torch.get_num_threads(),
-                                                    "workers": min(workers, len(run_dirs)),
-                                                    "iterates": len(result.points), "seeds": len(result.seeds),
-                                                    "m": result.m})
+    _write_bound_job(root / "bound", result, t0, c0, min(workers, len(run_dirs)))
     return result
+
+
+def _write_bound_job(folder: Path, result: FoEBoundResult, t0: float, c0: float, workers: int) -> None:
+    """``folder/job.json``: the CPU and wall seconds of a bound analysis started at ``perf_counter() == t0``
+    and ``_cpu_seconds() == c0`` (worker processes included), with its size."""
+    write_json_atomic(folder / "job.json", {"cpu_seconds": _cpu_seconds() - c0, "wall_seconds": time.perf_counter() - t0,
+                                            "torch_threads": torch.get_num_threads(), "workers": workers,
+                                            "iterates": len(result.points), "seeds": len(result.seeds),
+                                            "m": result.m})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1383,10 +1387,13 @@ def add_bound_arguments(p: argparse.ArgumentParser) -> None:
 def run_bound_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be a positive number of processes, got {args.workers}")
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    workers = args.workers if torch.device(args.device).type == "cpu" else 1
     result = analyze_runs(args.runs, tight_accuracy=args.tight_accuracy, max_iterates=args.max_iterates,
-                          device=args.device, workers=args.workers)
+                          device=args.device, workers=workers)
     root = Path(args.out)
     write_bound_results(result, root / "bound")
+    _write_bound_job(root / "bound", result, t0, c0, min(workers, len(args.runs)))
     figures = draw_figures(root, ("bound", "constants"))
     lines = ["# Theorem 1 versus observed on stored ISGD runs", "",
              "Runs: " + ", ".join(f"`{r}`" for r in result.runs) + ".", ""]
