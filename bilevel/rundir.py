@@ -61,9 +61,23 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
     return out
 
 
+def cpu_model(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name (Linux: ``model name`` of ``cpuinfo``), or ``None`` where it is not known.
+    Timings from different machines are only comparable when this says they ran on the same kind."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model"):
+                    return value.strip() or None
+    except OSError:
+        return None
+    return None
+
+
 def machine_description() -> dict[str, Any]:
     desc: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                            "cpu_count": os.cpu_count()}
+                            "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
     torch = sys.modules.get("torch")  # described when the job uses it; never imported here
     if torch is not None:
         desc["torch_threads"] = torch.get_num_threads()

@@ -210,3 +210,17 @@ def test_json_writer_knows_fractions_tensors_dtypes_and_paths(tmp_path):
     with pytest.raises(TypeError, match="object"):
         write_json_atomic(tmp_path / "y.json", {"o": object()})
     assert not (tmp_path / "y.json").exists()
+
+
+def test_machine_description_names_the_cpu_model(tmp_path) -> None:
+    """Benchmarks and run records name the CPU model, so timings from different machines are not mixed up."""
+    from bilevel.rundir import cpu_model, machine_description
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9B14\nflags\t: fpu\n")
+    assert cpu_model(info) == "AMD EPYC 9B14"
+    info.write_text("processor\t: 0\nflags\t: fpu\n")
+    assert cpu_model(info) is None
+    assert cpu_model(tmp_path / "missing") is None
+    desc = machine_description()
+    assert "cpu_model" in desc and desc["cpu_count"] == os.cpu_count()

@@ -116,7 +116,7 @@ def provenance(root: str | Path) -> dict[str, Any]:
                 commits.add(resume["git_commit"] or "unknown")
         if machine is None and meta.get("machine"):
             m = meta["machine"]
-            machine = f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPUs"
+            machine = f"{m.get('cpu_model') or m.get('processor', '?')}, {m.get('cpu_count', '?')} CPUs"
     for n in names:
         job = _read_json(root / "runs" / n / "job.json")
         if job:
