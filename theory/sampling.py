@@ -107,6 +107,14 @@ def _max(values: np.ndarray) -> Any:
     return max(values.tolist()) if values.dtype == object else float(np.max(values))
 
 
+def _list_repr(values: np.ndarray) -> str:
+    """A probability vector for a repr: ``[x]*m`` when every entry is ``x``, else the list itself."""
+    vals = values.tolist()
+    if len(vals) > 1 and all(v == vals[0] for v in vals):
+        return f"[{vals[0]}]*{len(vals)}"
+    return str(vals)
+
+
 def _num(x: Any, exact: bool) -> Any:
     return _arith.to_exact(x) if exact else float(x)
 
@@ -461,7 +469,7 @@ class Independent(SamplingLaw):
         return ABCConstants(A, _num(1, exact), 2 * A * _num(_check_delta(delta_inf), exact))
 
     def __repr__(self) -> str:
-        return f"Independent(p={self.p.tolist()})"
+        return f"Independent(p={_list_repr(self.p)})"
 
 
 class WithReplacement(SamplingLaw):
@@ -524,7 +532,7 @@ class WithReplacement(SamplingLaw):
         return ABCConstants(A, _num(1, exact), 2 * A * _num(_check_delta(delta_inf), exact))
 
     def __repr__(self) -> str:
-        return f"WithReplacement(q={self.q.tolist()}, tau={self.tau})"
+        return f"WithReplacement(q={_list_repr(self.q)}, tau={self.tau})"
 
 
 class FiniteLaw(SamplingLaw):

@@ -201,3 +201,12 @@ def test_importance_row_with_proportional_q() -> None:
     law = th.SingleImportance([Fraction(1, 4), Fraction(3, 4)])
     assert law.prop3_constants(L, Fraction(0)).A == 2
     assert law.derived_constants(L, Fraction(0)).A == 2
+
+
+def test_repr_writes_equal_probabilities_once() -> None:
+    """A uniform law over m = 64 prints as ``[q]*64``, not 64 numbers (it lands in reports)."""
+
+    assert repr(th.WithReplacement([1 / 64] * 64, 8)) == "WithReplacement(q=[0.015625]*64, tau=8)"
+    assert repr(th.WithReplacement([0.25, 0.5, 0.25], 2)) == "WithReplacement(q=[0.25, 0.5, 0.25], tau=2)"
+    assert repr(th.Independent([0.5, 0.5])) == "Independent(p=[0.5]*2)"
+    assert repr(th.WithReplacement([Fraction(1, 3)] * 3, 2)) == "WithReplacement(q=[1/3]*3, tau=2)"  # exact (sympy) entries

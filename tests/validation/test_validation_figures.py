@@ -628,3 +628,12 @@ def test_isgd_figures_quick(tmp_path: Path) -> None:
     assert set(verdicts) == set(FIGURE_KEYS)
     for key in FIGURE_KEYS:
         assert (out / "figures" / f"{pr.FIGURES[key].stem}.png").exists()
+
+
+def test_compact_law_name_shortens_only_equal_lists() -> None:
+    from validation.experiments.paper_results import compact_law_name
+
+    long = "WithReplacement(q=[" + ", ".join(["0.015625"] * 64) + "], tau=8)"
+    assert compact_law_name(long) == "WithReplacement(q=[0.015625]*64, tau=8)"
+    assert compact_law_name("WithReplacement(q=[0.25, 0.5, 0.25], tau=2)") == "WithReplacement(q=[0.25, 0.5, 0.25], tau=2)"
+    assert compact_law_name("TauNice(m=4, tau=2)") == "TauNice(m=4, tau=2)"

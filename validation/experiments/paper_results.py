@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -172,6 +173,15 @@ class Verdict:
 # ----------------------------------------------------------------------------------------------
 # readers
 
+
+
+def compact_law_name(name: str) -> str:
+    """A sampling law's stored name with a list of equal probabilities written ``[x]*m`` (older
+    records spell out all m entries: ``WithReplacement(q=[0.015625, ..., 0.015625], tau=8)``)."""
+    def shorten(match: re.Match) -> str:
+        items = [v.strip() for v in match.group(1).split(",")]
+        return f"[{items[0]}]*{len(items)}" if len(items) > 1 and len(set(items)) == 1 else match.group(0)
+    return re.sub(r"\[([^\[\]]*)\]", shorten, name)
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """A CSV file as dicts of numbers (``[]`` if the file does not exist; empty cells left out),
@@ -846,7 +856,7 @@ def verdicts_constants(results_dir: str | Path) -> list[Verdict]:
     out = [Verdict(
         "constants", "Lemma 1: E||grad f_v||^2 <= 2A (f - f_inf) + B ||grad f||^2 + C with finite A, B, C >= 0.",
         f"Fitted on {len(b['points'])} iterates of {len(seeds)} seeds: A = {_fmt(k['A'])}, B = {_fmt(k['B'])}, "
-        f"C = {_fmt(k['C'])} (exact second moments of {b['law']['name']}; f_lb = 0). A fit exists on any finite data, "
+        f"C = {_fmt(k['C'])} (exact second moments of {compact_law_name(b['law']['name'])}; f_lb = 0). A fit exists on any finite data, "
         "so this only shows the sizes.", SUPPORTED if fin else NOT_SUPPORTED, {"A": k["A"], "B": k["B"], "C": k["C"]},
         scale, seeds, ("a fit over every analysed iterate (no interval)",))]
     out.append(Verdict(
