@@ -232,3 +232,37 @@ def test_core_mixed_solve_entry_on_deblurring():
     assert e["mu"] == 1e-2 and e["images"] == [2, 3, 16, 16]
     assert set(e["seconds"]) == {"float64", "float32_then_float64"} and all(v > 0 for v in e["seconds"].values())
     assert e["certified"] and e["distance_between_solutions"] <= 2e-3
+
+
+def test_rerun_reproduces_a_stored_run_and_predicts_its_time(tmp_path):
+    """bench_rerun trains a stored run again: on the same machine it reproduces it exactly, and every
+    row carries the estimate's prediction beside the measured time."""
+    stored = tmp_path / "stored" / "tiny-run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    train = subprocess.run([sys.executable, "-m", "validation.cli", "-q", "train", "--crop", "16", "--train-count", "4",
+                            "--test-count", "1", "--batch-size", "2", "--budget", "150", "--eval-every", "75",
+                            "--out", str(stored), "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stderr
+    out = tmp_path / "rerun.json"
+    r = _run("bench_rerun.py", str(stored), "--parallel", "1", "--work", str(tmp_path / "again"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    (row,) = d["runs"]
+    assert row["name"] == "tiny-run" and row["identical"], row["differences"]
+    assert row["predicted_seconds"] > 0 and row["session_seconds"] > 0
+    assert row["measured_over_predicted"] == pytest.approx(row["session_seconds"] / row["predicted_seconds"])
+    assert (tmp_path / "again" / "tiny-run" / "summary.json").exists()
+    assert d["reference_unit"]["processes"] == 1 and d["predicted_wall_seconds"] == pytest.approx(row["predicted_seconds"])
+    bad = _run("bench_rerun.py", str(tmp_path / "missing"), "--out", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "not a finished run directory" in bad.stderr
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_rerun_schedule_and_comparison():
+    from benchmarks.bench_rerun import compare, makespan
+
+    assert makespan([8.0, 15.0, 4.0], 2) == 15.0 and makespan([8.0, 15.0, 4.0], 1) == 27.0
+    s = {"computations": 10, "iterations": 2, "final": {"train_psnr": 30.0, "test_psnr": 29.0}}
+    assert compare(s, s)["identical"]
+    c = compare(s, {**s, "computations": 12})
+    assert not c["identical"] and c["differences"]["computations"] == 2
