@@ -119,18 +119,6 @@ def run_hypergradient_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends ``(default: ...)`` to an option's help unless the help already states its default or
-    there is none to state (``None``, flags)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if "default" in text or action.default is None or action.default is argparse.SUPPRESS \
-                or isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-            return text
-        return super()._get_help_string(action)
-
-
 def build_parser(sub: argparse._SubParsersAction) -> None:
     """Register the learning commands on a subparser collection (shared with ``isgd``)."""
     from .train import add_train_arguments, run_train
@@ -139,8 +127,7 @@ def build_parser(sub: argparse._SubParsersAction) -> None:
                        usage="%(prog)s [--config FILE] [--out DIR] [--resume] [OPTIONS] (all options: --help)",
                        description="Learn a Field-of-Experts regularizer by bilevel optimization. Results (config, seed, "
                                    "git commit, package versions, metrics.csv, evaluations.csv, checkpoints, final "
-                                   "parameters, summary.json) go to the run directory --out.",
-                       formatter_class=DefaultsHelpFormatter)
+                                   "parameters, summary.json) go to the run directory --out.")
     add_train_arguments(t)
     t.set_defaults(func=run_train)
 

@@ -309,14 +309,14 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
         raise ValueError(f"presolve_floor_factor must be at least 1, got {presolve_floor_factor}")
     try:
         pre_options = {k: v for k, v in options.items() if k != "stall_iters"}
-        low32 = problem.bind(theta.float(), y.float())
-        eps32 = float32_reachable_eps(problem.bind(theta, y), low32, eps, x0, presolve_floor_factor)
+        low64, low32 = problem.bind(theta, y), problem.bind(theta.float(), y.float())
+        eps32 = float32_reachable_eps(low64, low32, eps, x0, presolve_floor_factor)
         pre = solve_lower(low32, eps32, None if x0 is None else x0.float(), max_iter=max_iter,
                           stall_iters=presolve_stall_iters, warn=False, **pre_options)
     except FloatingPointError as exc:
         log.info("float32 pre-solve failed (%s); solving in float64 from the start", exc)
         return solve_lower(problem.bind(theta, y), eps, x0, max_iter=max_iter, **options)
-    res = solve_lower(problem.bind(theta, y), eps, pre.x.double(), max_iter=max_iter, warn=False, **options)
+    res = solve_lower(low64, eps, pre.x.double(), max_iter=max_iter, warn=False, **options)
     # the floor's two gradients (float32 and float64) count as gradient evaluations
     res = res._replace(iterations=res.iterations + pre.iterations,
                        gradient_evals=res.gradient_evals + pre.gradient_evals + 2)

@@ -659,7 +659,7 @@ _HELP = {
     "seed": "seed of the noise realization, the initialization and (unless --sampler-seed) the sampler",
     "sampler_seed": "seed of the mini-batch sampler alone (default: --seed); vary it to average over sampling on one problem",
     "reshuffle": "tau_nice: cut a fresh permutation per epoch (default); --no-reshuffle draws independent batches, as Theorem 1 assumes",
-    "max_iterations": "stop after this many upper-level iterations even if budget is left",
+    "max_iterations": "stop after this many upper-level iterations even if budget is left (default: no limit)",
     "certify": "log a certified error bound with every ISGD hypergradient (the direct bound: no extra solve, but its "
                "local constants add about 15-20 %% to an iteration's wall time, not to its computations; "
                "--no-certify for speed runs); MAID always certifies with its --maid-error oracle",
@@ -767,7 +767,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         if "default" in _HELP[f.name]:  # the help says what the default is (or what None stands for)
             help_text = _HELP[f.name]
         else:
-            help_text = f"{_HELP[f.name]} (default: {'no limit' if f.name == 'max_iterations' else shown})"
+            help_text = f"{_HELP[f.name]} (default: {shown})"
         if bool in (typing.get_args(hints[f.name]) or (hints[f.name],)):
             p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                            help=help_text)

@@ -869,13 +869,18 @@ def run_bound(root: Path, run_dirs: list[Path], scale: Scale, device: str = "cpu
     """The FoE bound check on the bound runs, written to ``root/bound`` (run paths relative to ``root``).
     On the CPU, ``workers`` runs are analysed at a time, each in its own single-threaded process."""
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    workers = workers if torch.device(device).type == "cpu" else 1
+    workers = _bound_workers(workers, device, len(run_dirs))
     result = analyze_runs(run_dirs, tight_accuracy=scale.tight_accuracy, max_iterates=scale.bound_iterates,
                           device=device, workers=workers)
     result.runs = _relative(run_dirs, root)
     write_bound_results(result, root / "bound")
-    _write_bound_job(root / "bound", result, t0, c0, min(workers, len(run_dirs)))
+    _write_bound_job(root / "bound", result, t0, c0, workers)
     return result
+
+
+def _bound_workers(workers: int, device: str, runs: int) -> int:
+    """Worker processes of a bound analysis: ``workers`` on the CPU (at most one per run), one on a GPU."""
+    return min(workers, runs) if torch.device(device).type == "cpu" else 1
 
 
 def _write_bound_job(folder: Path, result: FoEBoundResult, t0: float, c0: float, workers: int) -> None:
@@ -1388,12 +1393,12 @@ def run_bound_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers must be a positive number of processes, got {args.workers}")
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    workers = args.workers if torch.device(args.device).type == "cpu" else 1
+    workers = _bound_workers(args.workers, args.device, len(args.runs))
     result = analyze_runs(args.runs, tight_accuracy=args.tight_accuracy, max_iterates=args.max_iterates,
                           device=args.device, workers=workers)
     root = Path(args.out)
     write_bound_results(result, root / "bound")
-    _write_bound_job(root / "bound", result, t0, c0, min(workers, len(args.runs)))
+    _write_bound_job(root / "bound", result, t0, c0, workers)
     figures = draw_figures(root, ("bound", "constants"))
     lines = ["# Theorem 1 versus observed on stored ISGD runs", "",
              "Runs: " + ", ".join(f"`{r}`" for r in result.runs) + ".", ""]
