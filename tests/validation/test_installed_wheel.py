@@ -156,6 +156,7 @@ def test_fresh_environment_runs_isgd_from_the_wheel(fresh):
     assert listed.returncode == 0 and "core" in listed.stdout
     assert fresh("isgd", "bench", "core", "--help").returncode == 0
     assert "reference" in listed.stdout and "--processes" in fresh("isgd", "bench", "reference", "--help").stdout
+    assert "rerun" in listed.stdout and "--data-dir" in fresh("isgd", "bench", "rerun", "--help").stdout
     # the [dist] extra is not installed: sweeps on processes say what to install
     (fresh.work / "s.json").write_text(json.dumps({"base": {"budget": 50}, "grid": {"seed": [0]}, "out": "sw"}))
     swept = fresh("isgd", "-q", "sweep", "s.json")
