@@ -419,6 +419,9 @@ def test_verdicts_follow_the_stored_numbers(tmp_path: Path) -> None:
         assert status(good, key) == pr.SUPPORTED and status(bad, key) == pr.NOT_SUPPORTED
     assert status(good, "bound") == pr.SUPPORTED and status(bad, "bound") == pr.NOT_SUPPORTED
     assert "ratio bound/observed 50" in good.verdicts["bound"][0].finding
+    printed, source, fitted = (v.finding for v in good.verdicts["bound"])  # each route names its own bound
+    assert "relative to the printed route" not in printed
+    assert "relative to the printed route's" in source and "+5.00e-01 relative to the printed route's" in fitted
     stored = json.loads((tmp_path / "good" / "verdicts.json").read_text())
     assert stored["fig5"][0]["status"] == pr.SUPPORTED and stored["fig5"][0]["seeds"] == [0]
     rows = _read_csv(tmp_path / "good" / "headline.csv")

@@ -824,6 +824,9 @@ def verdicts_bound(results_dir: str | Path) -> list[Verdict]:
                    f"{_fmt(ratio)} (over all T: {_fmt(min(ratios)) if ratios else 'n/a'} to "
                    f"{_fmt(max(ratios)) if ratios else 'n/a'}). Step condition with these constants: "
                    f"{'met' if ok_step else 'NOT met'} (alpha L B = {_fmt(k['alpha_L_B'])}).")
+        if key != "printed" and fin.get("printed") and fin.get(key) is not None:
+            finding += (f" This route's bound is {fin[key]:.7g}, {(fin[key] - fin['printed']) / fin['printed']:+.2e} relative "
+                        f"to the printed route's {fin['printed']:.7g}.")
         if violated:
             status = NOT_SUPPORTED
             finding += f" The bound is below the observed value's lower confidence end at T = {violated[:5]}."
