@@ -13,9 +13,12 @@ scale runs them) and records
   test PSNR, with their differences (float32 runs may differ in the last bits between CPUs; float64
   runs and runs on the same machine agree exactly).
 
-Runs whose data is a file list of their evidence folder (``list:...``, the deblurring splits) are
-refused; the training data of the others is ``--data-dir`` / ``--test-data-dir`` when given (stored
-configs name their data folders by name only), else as stored (``embedded``).
+The training data is ``--data-dir`` / ``--test-data-dir`` when given (stored configs name their
+data folders by name only), else as stored (``embedded``). Runs whose data is a file list of their
+evidence folder (``list:NAME``, the deblurring split by file) read the split from the evidence folder's
+``experiments.json`` (``RUN_DIR/../../experiments.json``): its training and test files are taken from
+``--data-dir`` (the folder the split was drawn from, e.g. CBSD68), through list files written into the
+work folder.
 
 Writes ``benchmarks/results/rerun_cpu.json``.
 
@@ -55,12 +58,47 @@ def stored_run(path: Path) -> tuple[dict, dict]:
     cfg_path, sum_path = path / "config.json", path / "summary.json"
     if not cfg_path.exists() or not sum_path.exists():
         raise FileNotFoundError(f"{path} is not a finished run directory (config.json and summary.json needed)")
-    cfg = json.loads(cfg_path.read_text())
-    for key in ("data", "test_data"):
-        if str(cfg.get(key) or "").startswith("list:"):
-            raise ValueError(f"{path}: its {key} is a file list of its evidence folder ({cfg[key]}); re-run "
-                             "runs whose data is a folder")
-    return cfg, json.loads(sum_path.read_text())
+    return json.loads(cfg_path.read_text()), json.loads(sum_path.read_text())
+
+
+def list_sources(path: Path, cfg: dict, data_dir: str | None, lists_dir: Path) -> dict[str, str]:
+    """``{"data"|"test_data": "list:FILE"}`` for the entries of ``cfg`` that are list files of the evidence folder.
+
+    The split is read from ``path/../../experiments.json`` (``splits``: the file names of each list) and
+    the list files are written into ``lists_dir``, naming the files of ``data_dir``. Raises ``ValueError``
+    with what to do when the split, the data folder or one of its files is missing.
+    """
+    wanted = {key: str(cfg[key])[len("list:"):] for key in ("data", "test_data")
+              if str(cfg.get(key) or "").startswith("list:")}
+    if not wanted:
+        return {}
+    evidence = path.resolve().parent.parent / "experiments.json"
+    if not evidence.exists():
+        raise ValueError(f"{path}: its data is a file list ({', '.join(wanted.values())}) and {evidence} is missing; "
+                         "re-run runs inside their evidence folder (RUN_DIR = EVIDENCE/runs/NAME)")
+    if not data_dir:
+        raise ValueError(f"{path}: its data is a file list of photographs; give --data-dir, the folder they were "
+                         "drawn from")
+    lists = {}
+    for split in json.loads(evidence.read_text()).get("splits", {}).values():
+        for side in ("train", "test"):
+            lists[Path(split[f"{side}_list"]).name] = (split.get("folder"), split[side])
+    out = {}
+    for key, name in wanted.items():
+        if Path(name).name not in lists:
+            raise ValueError(f"{path}: {evidence.name} describes no list {name!r}; it lists {sorted(lists)}")
+        folder, files = lists[Path(name).name]
+        if folder and Path(data_dir).name != folder:
+            raise ValueError(f"{path}: the list {name!r} was drawn from a folder named {folder!r}, not from "
+                             f"{data_dir}; give --data-dir .../{folder}")
+        missing = [f for f in files if not (Path(data_dir) / f).is_file()]
+        if missing:
+            raise ValueError(f"{path}: {data_dir} lacks {len(missing)} file(s) of the list {name!r}, e.g. {missing[0]}")
+        lists_dir.mkdir(parents=True, exist_ok=True)
+        target = lists_dir / f"{path.name}-{Path(name).name}"
+        target.write_text("".join(f"{(Path(data_dir) / f).resolve()}\n" for f in files))
+        out[key] = f"list:{target}"
+    return out
 
 
 def predicted_seconds(configs: dict[str, dict], costs: dict, unit_seconds: float) -> dict[str, float]:
@@ -79,9 +117,14 @@ def rerun(path: Path, cfg: dict, work: Path, data_dir: str | None, test_data_dir
     out = work / path.name
     cmd = [sys.executable, "-m", "validation.cli", "-q", "train", "--config", str(path / "config.json"),
            "--out", str(out), "--no-progress"]
-    if data_dir:
+    lists = list_sources(path, cfg, data_dir, work / "lists")
+    if "data" in lists:
+        cmd += ["--data", lists["data"]]
+    elif data_dir:
         cmd += ["--data", data_dir]
-    if test_data_dir and cfg.get("test_data"):
+    if "test_data" in lists:
+        cmd += ["--test-data", lists["test_data"]]
+    elif test_data_dir and cfg.get("test_data"):
         cmd += ["--test-data", test_data_dir]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
@@ -112,7 +155,8 @@ def compare(stored: dict, again: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished stored runs (e.g. results/paper/runs/NAME)")
-    ap.add_argument("--data-dir", default=None, help="training images for every run (default: the stored config's)")
+    ap.add_argument("--data-dir", default=None, help="training images for every run (default: the stored config's); for "
+                         "runs on a file list of their evidence folder, the folder the list was drawn from")
     ap.add_argument("--test-data-dir", default=None, help="test images for every run (default: the stored config's)")
     ap.add_argument("--parallel", type=int, default=2, help="runs at a time, one torch thread each (default 2)")
     ap.add_argument("--costs", default=None,
@@ -130,6 +174,9 @@ def main(argv=None) -> int:
         ap.error("run directories must have distinct names")
     try:
         stored = {p.name: stored_run(p) for p in paths}
+        with tempfile.TemporaryDirectory() as probe:  # a list that cannot be resolved fails before any work
+            for p in paths:
+                list_sources(p, stored[p.name][0], args.data_dir, Path(probe))
     except (FileNotFoundError, ValueError) as err:
         ap.error(str(err))
     costs_path = Path(args.costs) if args.costs else default_costs_file()

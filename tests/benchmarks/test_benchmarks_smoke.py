@@ -266,3 +266,81 @@ def test_rerun_schedule_and_comparison():
     assert compare(s, s)["identical"]
     c = compare(s, {**s, "computations": 12})
     assert not c["identical"] and c["differences"]["computations"] == 2
+
+
+def _evidence_with_a_split(tmp_path: Path) -> tuple[Path, Path]:
+    """An evidence folder whose run trains on a file list (the deblurring split), and the photographs."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (24, 24), (10, 20, 30)).save(photos / name)
+    evidence = tmp_path / "evidence"
+    run = evidence / "runs" / "deb-run"
+    run.mkdir(parents=True)
+    split = {"folder": "photos", "seed": 0, "train": ["a.png", "b.png"], "test": ["c.png"],
+             "train_list": "deblurring-train.txt", "test_list": "deblurring-test.txt"}
+    (evidence / "experiments.json").write_text(json.dumps({"splits": {"deblurring": split}}))
+    return run, photos
+
+
+def test_rerun_resolves_the_file_lists_of_an_evidence_folder(tmp_path):
+    """Deblurring runs train on list files of their evidence folder: the re-run rebuilds them from the split
+    stored in experiments.json and --data-dir, and says what to do when it cannot."""
+    from benchmarks.bench_rerun import list_sources
+
+    run, photos = _evidence_with_a_split(tmp_path)
+    cfg = {"data": "list:deblurring-train.txt", "test_data": "list:deblurring-test.txt"}
+    got = list_sources(run, cfg, str(photos), tmp_path / "lists")
+    assert set(got) == {"data", "test_data"}
+    train = Path(got["data"][len("list:"):]).read_text().split()
+    test = Path(got["test_data"][len("list:"):]).read_text().split()
+    assert [Path(f).name for f in train] == ["a.png", "b.png"] and [Path(f).name for f in test] == ["c.png"]
+    assert all(Path(f).is_file() for f in train + test)
+    assert list_sources(run, {"data": "embedded"}, None, tmp_path / "none") == {}
+    with pytest.raises(ValueError, match="give --data-dir"):
+        list_sources(run, cfg, None, tmp_path / "lists")
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(ValueError, match="drawn from a folder named 'photos'"):
+        list_sources(run, cfg, str(other), tmp_path / "lists")
+    (photos / "c.png").unlink()
+    with pytest.raises(ValueError, match="lacks 1 file"):
+        list_sources(run, cfg, str(photos), tmp_path / "lists")
+    with pytest.raises(ValueError, match="describes no list"):
+        list_sources(run, {"data": "list:elsewhere.txt"}, str(photos), tmp_path / "lists")
+    lone = tmp_path / "lone" / "run"
+    lone.mkdir(parents=True)
+    with pytest.raises(ValueError, match="experiments.json is missing"):
+        list_sources(lone, cfg, str(photos), tmp_path / "lists")
+
+
+@pytest.mark.slow
+def test_rerun_of_a_run_on_file_lists(tmp_path):
+    """A stored deblurring run on the evidence folder's lists is re-run from --data-dir and reproduced."""
+    run, photos = _evidence_with_a_split(tmp_path)
+    evidence = run.parent.parent
+    for side, files in (("train", ["a.png", "b.png"]), ("test", ["c.png"])):
+        (evidence / f"deblurring-{side}.txt").write_text("".join(f"{photos / f}\n" for f in files))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    train = subprocess.run([sys.executable, "-m", "validation.cli", "-q", "train", "--task", "deblurring", "--crop", "16",
+                            "--data", f"list:{evidence / 'deblurring-train.txt'}", "--test-data",
+                            f"list:{evidence / 'deblurring-test.txt'}", "--train-count", "2", "--test-count", "1",
+                            "--batch-size", "1", "--budget", "60", "--eval-every", "60", "--out", str(run),
+                            "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stderr
+    cfg_path = run / "config.json"  # as the evidence folder stores it: the list by name
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(data="list:deblurring-train.txt", test_data="list:deblurring-test.txt")
+    cfg_path.write_text(json.dumps(cfg))
+    out = tmp_path / "rerun.json"
+    r = _run("bench_rerun.py", str(run), "--data-dir", str(photos), "--parallel", "1", "--work", str(tmp_path / "again"),
+             "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(out.read_text())["runs"]
+    assert row["identical"], row["differences"]
+    again = json.loads((tmp_path / "again" / "deb-run" / "config.json").read_text())
+    assert again["data"].startswith("list:") and again["data"].endswith("deb-run-deblurring-train.txt")
+    bad = _run("bench_rerun.py", str(run), "--out", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "give --data-dir" in bad.stderr
