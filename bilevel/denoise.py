@@ -228,7 +228,8 @@ def add_denoise_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps", type=float, default=1e-2,
                    help="certified accuracy ||x - x^|| of each restored image (default: 1e-2)")
     p.add_argument("--max-iterations", type=int, default=20000,
-                   help="lower-level iterations at most per image (default: 20000)")
+                   help="lower-level iterations at most per image, all stages of the mixed-precision solve "
+                        "together (default: 20000)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="floating-point type (default: float64, which can certify small eps on large images)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, ... (default: cpu)")

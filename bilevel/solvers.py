@@ -301,7 +301,10 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     the outcome is never worse than a plain float64 solve. ``iterations`` and ``gradient_evals`` of
     the result count every stage. Other dtypes (and a float32 stage that fails with non-finite
     values) fall back to a plain :func:`solve_lower`. ``options`` go to every stage (the float32 stage
-    uses ``presolve_stall_iters`` instead of ``stall_iters``).
+    uses ``presolve_stall_iters`` instead of ``stall_iters``). ``max_iter`` caps the iterations of all
+    stages together, per image, as for a plain solve: each stage gets what the earlier ones left (the
+    most any image used), and an image left uncertified when the cap is spent is returned with
+    ``converged=False`` and a warning.
     """
     if theta.dtype != torch.float64 or y.dtype != torch.float64:
         return solve_lower(problem.bind(theta, y), eps, max_iter=max_iter, **options)
@@ -316,11 +319,17 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     except FloatingPointError as exc:
         log.info("float32 pre-solve failed (%s); solving in float64 from the start", exc)
         return solve_lower(problem.bind(theta, y), eps, x0, max_iter=max_iter, **options)
-    res = solve_lower(low64, eps, pre.x.double(), max_iter=max_iter, warn=False, **options)
+    res = solve_lower(low64, eps, pre.x.double(), max_iter=max_iter - int(pre.iterations.max()), warn=False,
+                      **options)
     # the floor's two gradients (float32 and float64) count as gradient evaluations
     res = res._replace(iterations=res.iterations + pre.iterations,
                        gradient_evals=res.gradient_evals + pre.gradient_evals + 2)
     if bool(res.converged.all()):
+        return res
+    left = max_iter - int(res.iterations.max())
+    if left <= 0:
+        log.warning("mixed-precision solver spent max_iter=%d iterations before certifying %d of %d images; raise "
+                    "max_iter or eps", max_iter, int((~res.converged).sum()), res.converged.numel())
         return res
     # an accelerated method started very close to the solution can oscillate longer than the stall
     # test allows (seen on ill-conditioned deblurring at eps = 1e-7): solve those images cold
@@ -328,7 +337,7 @@ def solve_lower_mixed(problem, theta: torch.Tensor, y: torch.Tensor, eps, *, max
     eps_t = torch.as_tensor(eps, dtype=y.dtype, device=y.device)
     cold = solve_lower(problem.bind(theta, y.index_select(0, idx)),
                        eps_t.index_select(0, idx) if eps_t.ndim else eps,
-                       None if x0 is None else x0.index_select(0, idx), max_iter=max_iter, **options)
+                       None if x0 is None else x0.index_select(0, idx), max_iter=left, **options)
     x, it, gn, conv, ge = (t.clone() for t in (res.x, res.iterations, res.grad_norm, res.converged, res.gradient_evals))
     x[idx], gn[idx], conv[idx] = cold.x, cold.grad_norm, cold.converged
     it[idx] += cold.iterations

@@ -134,6 +134,19 @@ def test_mixed_precision_solve_falls_back_to_a_cold_solve(monkeypatch):
     assert int(res.iterations[1]) > int(cold.iterations[0])  # every stage counted
 
 
+def test_mixed_precision_solve_caps_all_stages_together(caplog):
+    """max_iter bounds the float32 stage, the float64 stage and a cold restart together, per image."""
+    lower = _bound(seed=2, scale=0.5, nu=0.02)
+    problem = LowerLevelProblem(Identity(), lower.reg.family, 0.0)
+    full = solve_lower_mixed(problem, lower.reg.theta, lower.y, 1e-7)
+    assert bool(full.converged.all())
+    cap = int(full.iterations.max()) // 2
+    with caplog.at_level("WARNING"):
+        res = solve_lower_mixed(problem, lower.reg.theta, lower.y, 1e-7, max_iter=cap)
+    assert bool((res.iterations <= cap).all()) and not bool(res.converged.all())
+    assert "spent max_iter" in caplog.text or "stopped before" in caplog.text
+
+
 def test_deblurring_needs_and_uses_mu():
     lower = _bound(op=GaussianBlur(5, 1.0), mu=0.05)
     assert lower.modulus == pytest.approx(0.05)
