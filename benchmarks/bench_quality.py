@@ -27,7 +27,9 @@ for runs trained beforehand with the same config), CBM3D outputs are cached ther
 
 Writes ``benchmarks/results/quality.json`` (with per-image tables), ``quality_ridge_theta.json``
 (the learned parameters with the family's description) and the figure
-``quality_ridge_filters.png`` (learned filters and potentials). Usage::
+``quality_ridge_filters.png`` (learned filters and potentials); with ``--out DIR/NAME.json`` the
+last two are ``DIR/NAME_theta.json`` and ``DIR/NAME_filters.png`` (``NAME_ridge_...`` when ``NAME``
+does not name the ridge family), so several runs can sit side by side. Usage::
 
     python benchmarks/bench_quality.py --train-data ../shared/data/CBSD68 --test-data ../shared/data/McMaster
 """
@@ -211,6 +213,14 @@ def comparisons(table: dict[str, dict[str, np.ndarray]], groups: np.ndarray | No
 
 # -- data -------------------------------------------------------------------------------------------
 
+def ridge_artifact(out: Path, suffix: str) -> Path:
+    """Where the ridge run's parameters (``theta.json``) or figure (``filters.png``) of the result ``out`` go:
+    ``quality_ridge_theta.json`` beside ``quality.json``, ``NAME_theta.json`` beside ``NAME.json`` when ``NAME``
+    names the ridge family (``quality_ridge_2e5.json``), else ``NAME_ridge_theta.json``."""
+    stem = out.stem if "ridge" in out.stem else f"{out.stem}_ridge"
+    return out.parent / f"{stem}_{suffix}"
+
+
 def crop_sources(folder: str, size: int, count: int) -> np.ndarray:
     """Photograph index of each crop of :func:`bilevel.datasets.folder_crops` (its round-robin order)."""
     counts = []
@@ -312,7 +322,8 @@ def main(argv=None) -> int:
     ap.add_argument("--full-count", type=int, default=None,
                     help="evaluate only the first N full test photographs (file-name order; default: all)")
     ap.add_argument("--draw-only", action="store_true",
-                    help="redraw quality_ridge_filters.png from the stored quality_ridge_theta.json next to --out and stop")
+                    help="redraw the ridge figure (quality_ridge_filters.png for --out quality.json) from the stored "
+                         "parameters next to --out (quality_ridge_theta.json) and stop")
     ap.add_argument("--train-only", action="store_true",
                     help="only train (or resume) the learned methods among --methods and stop; a later call with the "
                          "same --foe-run/--ridge-run reuses them")
@@ -333,12 +344,12 @@ def main(argv=None) -> int:
     out = Path(args.out).resolve()
     runs = out.parent / "runs"
     if args.draw_only:
-        stored = out.parent / "quality_ridge_theta.json"
+        stored = ridge_artifact(out, "theta.json")
         if not stored.exists():
             raise FileNotFoundError(f"{stored} does not exist: run the benchmark with the ridge method first")
         data = json.loads(stored.read_text())
         family = regularizer_from_description(data["regularizer"])
-        draw_ridge(family, torch.tensor(data["theta"], dtype=torch.float64), out.parent / "quality_ridge_filters.png",
+        draw_ridge(family, torch.tensor(data["theta"], dtype=torch.float64), ridge_artifact(out, "filters.png"),
                    data.get("title", "weakly convex ridge regularizer learned by ISGD"))
         return 0
     use_cbm3d = "cbm3d" in args.methods
@@ -400,10 +411,10 @@ def main(argv=None) -> int:
             entry["prescribed_weak_convexity"] = problem.regularizer.weak_convexity
             entry["filter_activity"] = filter_activity(problem.regularizer, theta).as_dict()
             title = f"weakly convex ridge regularizer learned by ISGD ({summary['computations']} computations)"
-            write_json_atomic(out.parent / "quality_ridge_theta.json",
+            write_json_atomic(ridge_artifact(out, "theta.json"),
                               {"regularizer": problem.regularizer.describe(), "theta": theta.double().tolist(),
                                "certified_modulus": bound.modulus, "run_config": entry["config"], "title": title})
-            fig = draw_ridge(problem.regularizer, theta, out.parent / "quality_ridge_filters.png", title)
+            fig = draw_ridge(problem.regularizer, theta, ridge_artifact(out, "filters.png"), title)
             entry["figure"] = portable_path(str(fig))
         result[label] = entry
 

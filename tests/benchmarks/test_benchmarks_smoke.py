@@ -182,6 +182,14 @@ def test_quality_tiny_compares_every_method_with_paired_statistics(tmp_path):
     assert (tmp_path / "quality_ridge_filters.png").stat().st_size > 0
 
 
+def test_quality_names_the_ridge_artifacts_after_its_output():
+    from benchmarks.bench_quality import ridge_artifact
+
+    assert ridge_artifact(Path("r/quality.json"), "theta.json") == Path("r/quality_ridge_theta.json")
+    assert ridge_artifact(Path("r/quality_ridge_2e5.json"), "filters.png") == Path("r/quality_ridge_2e5_filters.png")
+    assert ridge_artifact(Path("r/other.json"), "theta.json") == Path("r/other_ridge_theta.json")
+
+
 def test_bound_tiny(tmp_path):
     out = tmp_path / "bound.json"
     r = _run("bench_bound.py", "--tasks", "denoising", "--count", "2", "1", "--crop", "12", "12", "--eps", "1e-1", "1e-3",
