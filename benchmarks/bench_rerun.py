@@ -61,12 +61,12 @@ def stored_run(path: Path) -> tuple[dict, dict]:
     return json.loads(cfg_path.read_text()), json.loads(sum_path.read_text())
 
 
-def list_sources(path: Path, cfg: dict, data_dir: str | None, lists_dir: Path) -> dict[str, str]:
-    """``{"data"|"test_data": "list:FILE"}`` for the entries of ``cfg`` that are list files of the evidence folder.
+def list_files(path: Path, cfg: dict, data_dir: str | None) -> dict[str, list[Path]]:
+    """``{"data"|"test_data": [files]}`` for the entries of ``cfg`` that are list files of the evidence folder.
 
     The split is read from ``path/../../experiments.json`` (``splits``: the file names of each list) and
-    the list files are written into ``lists_dir``, naming the files of ``data_dir``. Raises ``ValueError``
-    with what to do when the split, the data folder or one of its files is missing.
+    the files are taken from ``data_dir``. Nothing is written. Raises ``ValueError`` with what to do
+    when the split, the data folder or one of its files is missing.
     """
     wanted = {key: str(cfg[key])[len("list:"):] for key in ("data", "test_data")
               if str(cfg.get(key) or "").startswith("list:")}
@@ -94,9 +94,17 @@ def list_sources(path: Path, cfg: dict, data_dir: str | None, lists_dir: Path) -
         missing = [f for f in files if not (Path(data_dir) / f).is_file()]
         if missing:
             raise ValueError(f"{path}: {data_dir} lacks {len(missing)} file(s) of the list {name!r}, e.g. {missing[0]}")
+        out[key] = [(Path(data_dir) / f).resolve() for f in files]
+    return out
+
+
+def write_lists(name: str, files: dict[str, list[Path]], lists_dir: Path) -> dict[str, str]:
+    """The lists of :func:`list_files` as list files ``lists_dir/NAME-KEY.txt``: ``{key: "list:FILE"}``."""
+    out = {}
+    for key, paths in files.items():
         lists_dir.mkdir(parents=True, exist_ok=True)
-        target = lists_dir / f"{path.name}-{Path(name).name}"
-        target.write_text("".join(f"{(Path(data_dir) / f).resolve()}\n" for f in files))
+        target = lists_dir / f"{name}-{key}.txt"
+        target.write_text("".join(f"{f}\n" for f in paths))
         out[key] = f"list:{target}"
     return out
 
@@ -112,12 +120,14 @@ def predicted_seconds(configs: dict[str, dict], costs: dict, unit_seconds: float
     return {r["name"]: r["seconds_idle"] for r in est["runs"]}
 
 
-def rerun(path: Path, cfg: dict, work: Path, data_dir: str | None, test_data_dir: str | None) -> dict:
-    """Train the run of ``path`` again into ``work/<name>`` (one torch thread); its new summary and wall time."""
+def rerun(path: Path, cfg: dict, work: Path, data_dir: str | None, test_data_dir: str | None,
+          files: dict[str, list[Path]] | None = None) -> dict:
+    """Train the run of ``path`` again into ``work/<name>`` (one torch thread); its new summary and wall time.
+    ``files``: the run's list data resolved by :func:`list_files` (written as list files into ``work/lists``)."""
     out = work / path.name
     cmd = [sys.executable, "-m", "validation.cli", "-q", "train", "--config", str(path / "config.json"),
            "--out", str(out), "--no-progress"]
-    lists = list_sources(path, cfg, data_dir, work / "lists")
+    lists = write_lists(path.name, files or {}, work / "lists")
     if "data" in lists:
         cmd += ["--data", lists["data"]]
     elif data_dir:
@@ -174,9 +184,7 @@ def main(argv=None) -> int:
         ap.error("run directories must have distinct names")
     try:
         stored = {p.name: stored_run(p) for p in paths}
-        with tempfile.TemporaryDirectory() as probe:  # a list that cannot be resolved fails before any work
-            for p in paths:
-                list_sources(p, stored[p.name][0], args.data_dir, Path(probe))
+        files = {p.name: list_files(p, stored[p.name][0], args.data_dir) for p in paths}  # fails before any work
     except (FileNotFoundError, ValueError) as err:
         ap.error(str(err))
     costs_path = Path(args.costs) if args.costs else default_costs_file()
@@ -189,8 +197,8 @@ def main(argv=None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.parallel) as pool:
-            futures = {p.name: pool.submit(rerun, p, stored[p.name][0], work, args.data_dir, args.test_data_dir)
-                       for p in paths}
+            futures = {p.name: pool.submit(rerun, p, stored[p.name][0], work, args.data_dir, args.test_data_dir,
+                                           files[p.name]) for p in paths}
             results = {name: f.result() for name, f in futures.items()}
         total_wall = time.perf_counter() - t0
     rows = []

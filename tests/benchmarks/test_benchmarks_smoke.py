@@ -296,7 +296,10 @@ def _evidence_with_a_split(tmp_path: Path) -> tuple[Path, Path]:
 def test_rerun_resolves_the_file_lists_of_an_evidence_folder(tmp_path):
     """Deblurring runs train on list files of their evidence folder: the re-run rebuilds them from the split
     stored in experiments.json and --data-dir, and says what to do when it cannot."""
-    from benchmarks.bench_rerun import list_sources
+    from benchmarks.bench_rerun import list_files, write_lists
+
+    def list_sources(run, cfg, data_dir, lists_dir):
+        return write_lists(run.name, list_files(run, cfg, data_dir), lists_dir)
 
     run, photos = _evidence_with_a_split(tmp_path)
     cfg = {"data": "list:deblurring-train.txt", "test_data": "list:deblurring-test.txt"}
@@ -349,6 +352,6 @@ def test_rerun_of_a_run_on_file_lists(tmp_path):
     (row,) = json.loads(out.read_text())["runs"]
     assert row["identical"], row["differences"]
     again = json.loads((tmp_path / "again" / "deb-run" / "config.json").read_text())
-    assert again["data"].startswith("list:") and again["data"].endswith("deb-run-deblurring-train.txt")
+    assert again["data"].startswith("list:") and again["data"].endswith("deb-run-data.txt")
     bad = _run("bench_rerun.py", str(run), "--out", str(tmp_path / "bad.json"))
     assert bad.returncode == 2 and "give --data-dir" in bad.stderr
